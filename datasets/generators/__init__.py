@@ -1,0 +1,1 @@
+"""Synthetic instance generators: no data needed."""

@@ -1,0 +1,1 @@
+"""Algorithms. Each family registers its solvers with :mod:`planner.registry` on import."""

@@ -1,0 +1,1 @@
+"""Solver family package; importing it registers its solvers."""
