@@ -69,6 +69,7 @@ class SolverInfo:
 _lock = threading.Lock()
 _solvers: dict[str, SolverInfo] = {}
 _loaded = False
+_load_errors: dict[str, str] = {}
 
 
 def register(
@@ -112,7 +113,12 @@ def _load_entry_points() -> None:
             return
         _loaded = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        importlib.import_module(ep.value.split(":")[0])
+        # one broken solver package must not take the others down; its error is reported
+        # by any look-up that fails
+        try:
+            importlib.import_module(ep.value.split(":")[0])
+        except Exception as exc:
+            _load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
 
 
 def get_solver(name: str, kind: ProblemKind | str | None = None) -> SolverInfo:
@@ -130,8 +136,15 @@ def get_solver(name: str, kind: ProblemKind | str | None = None) -> SolverInfo:
     if info is None or (wanted is not None and wanted not in info.kinds):
         options = ", ".join(s.name for s in list_solvers(wanted)) or "none"
         what = f" for {wanted.value}" if wanted is not None else ""
-        raise NotFoundError("solver", f"no solver {name!r}{what} (available: {options})")
+        broken = "".join(f"; solver package {k!r} failed to load ({v})" for k, v in _load_errors.items())
+        raise NotFoundError("solver", f"no solver {name!r}{what} (available: {options}){broken}")
     return info
+
+
+def load_errors() -> dict[str, str]:
+    """Solver packages whose import failed, with the error."""
+    _load_entry_points()
+    return dict(_load_errors)
 
 
 def list_solvers(kind: ProblemKind | str | None = None) -> list[SolverInfo]:
