@@ -254,12 +254,25 @@ class PlanningProblem:
 
 @dataclass(frozen=True)
 class PlannedPath:
-    """A polyline path and its cost (Euclidean length)."""
+    """A polyline path and its cost (Euclidean length).
+
+    Parameters
+    ----------
+    waypoints
+        ``(k, dim)`` points from start to goal.
+    planner
+        Name of the planner that found it.
+    runtime_s
+        Planning time.
+    tree
+        Optional ``(m, 2, dim)`` array of the search tree's edges, for drawing.
+    """
 
     waypoints: np.ndarray
     cost: float = field(init=False)
     planner: str = ""
     runtime_s: float = 0.0
+    tree: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         w = np.asarray(self.waypoints, dtype=np.float64)

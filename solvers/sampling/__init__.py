@@ -26,7 +26,8 @@ def solve_fmt_star(problem: PlanningProblem, budget: Budget) -> PlannedPath:
 def solve_fmtx(problem: PlanningProblem, budget: Budget) -> PlannedPath:
     """FMT^x's initial plan (one FMT* tree over every sample, ready for repairs)."""
     session = ReplanningSession(problem, seed=budget.seed)
-    return session.plan()
+    path = session.plan()
+    return PlannedPath(path.waypoints, planner="fmtx", runtime_s=path.runtime_s, tree=session.tree_edges())
 
 
 register("rrt*", [ProblemKind.MOTION_PLANNING], solve_rrt_star,

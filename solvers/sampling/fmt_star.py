@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -23,6 +23,7 @@ from planner.workspace import PlannedPath, PlanningProblem
 from solvers.sampling.collision import CompiledWorld, segment_free
 from solvers.sampling.informed import sample_free
 from solvers.sampling.smoothing import simplify_path
+from solvers.sampling.stop import StopCondition
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class FmtParams:
         Shortcut and tighten the returned path (exact collision checks throughout).
     max_batches
         Batches at most; the time limit usually ends the run first.
+    stop
+        Stop early at the first solution or at a cost threshold.
     """
 
     n_samples: int = 2000
@@ -49,6 +52,7 @@ class FmtParams:
     informed: bool = True
     simplify: bool = True
     max_batches: int = 30
+    stop: StopCondition = field(default_factory=StopCondition)
 
     def __post_init__(self) -> None:
         if self.n_samples < 10:
@@ -65,6 +69,11 @@ class FmtTree:
     parent: np.ndarray
     cost: np.ndarray
     goal: int
+
+    def edges(self) -> np.ndarray:
+        """``(m, 2, dim)`` segments of the tree."""
+        child = np.flatnonzero(self.parent >= 0)
+        return np.stack([self.points[self.parent[child]], self.points[child]], axis=1)
 
     def path(self) -> np.ndarray | None:
         """Waypoints from start to goal, or ``None`` if the goal was not reached."""
@@ -175,6 +184,7 @@ def plan_fmt_star(problem: PlanningProblem, budget: Budget, params: FmtParams | 
     ws = problem.workspace
     single = budget.time_limit is None and budget.max_iterations is None
     best: np.ndarray | None = None
+    best_tree: FmtTree | None = None
     best_cost = np.inf
     n = params.n_samples
     kept = np.zeros((0, ws.dim))
@@ -196,14 +206,15 @@ def plan_fmt_star(problem: PlanningProblem, budget: Budget, params: FmtParams | 
                 path = simplify_path(path, world)
             cost = float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1)))
             if cost < best_cost:
-                best, best_cost = path, cost
+                best, best_cost, best_tree = path, cost, tree
                 clock.report(batch, objective=best_cost)
         batch += 1
-        if single or clock.should_stop(batch):
+        if single or clock.should_stop(batch) or params.stop.reached(best_cost):
             break
         # the next batch (about twice the samples) must fit in the remaining time
         if 2.2 * (clock.elapsed() - batch_started) > clock.remaining():
             break
     if best is None:
         raise InfeasibleError("goal", f"not reached by FMT* with up to {n} samples")
-    return PlannedPath(best, planner="fmt*", runtime_s=clock.elapsed())
+    return PlannedPath(best, planner="fmt*", runtime_s=clock.elapsed(),
+                       tree=None if best_tree is None else best_tree.edges())

@@ -251,6 +251,11 @@ class ReplanningSession:
             raise InfeasibleError("goal", "not reachable over the current samples and obstacles")
         return PlannedPath(self.points[_trace(self.parent, self.goal)], planner="fmtx")
 
+    def tree_edges(self) -> np.ndarray:
+        """``(m, 2, dim)`` segments of the current tree, for drawing."""
+        child = np.flatnonzero(self.parent >= 0)
+        return np.stack([self.points[self.parent[child]], self.points[child]], axis=1)
+
     def full_replan(self) -> PlannedPath:
         """FMT* from scratch over the same samples and neighbour graph in the current world,
         stopping at the goal: the baseline a repair is compared with. Leaves the session's

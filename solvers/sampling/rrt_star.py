@@ -14,7 +14,7 @@ the Python driver checks the clock, the cancel flag and reports progress.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -25,6 +25,7 @@ from planner.workspace import PlannedPath, PlanningProblem
 from solvers.sampling.collision import CompiledWorld, segment_free
 from solvers.sampling.informed import rotation_to_world_frame
 from solvers.sampling.smoothing import simplify_path
+from solvers.sampling.stop import StopCondition
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class RrtStarParams:
         Iterations per compiled call between clock checks.
     simplify
         Shortcut and tighten the returned path.
+    stop
+        Stop early at the first solution or at a cost threshold.
     """
 
     informed: bool = True
@@ -53,6 +56,7 @@ class RrtStarParams:
     max_nodes: int = 200_000
     chunk: int = 256
     simplify: bool = False
+    stop: StopCondition = field(default_factory=StopCondition)
 
     def __post_init__(self) -> None:
         if not 0 < self.step <= 1:
@@ -249,6 +253,8 @@ def plan_rrt_star(problem: PlanningProblem, budget: Budget, params: RrtStarParam
             clock.report(done, objective=float(best[0]))
         if (limit is not None and done >= limit) or clock.should_stop() or count[0] >= cap:
             break
+        if params.stop.reached(float(best[0])):
+            break
     if not np.isfinite(best[0]):
         raise InfeasibleError("goal", f"not reached by RRT* in {done} iterations")
     order = [int(best[1])]
@@ -258,4 +264,7 @@ def plan_rrt_star(problem: PlanningProblem, budget: Budget, params: RrtStarParam
     if params.simplify:
         path = simplify_path(path, world)
     planner = name or ("informed-rrt*" if params.informed else "rrt*")
-    return PlannedPath(path, planner=planner, runtime_s=clock.elapsed())
+    n = int(count[0])
+    children = np.arange(1, n)
+    tree = np.stack([nodes[parent[children]], nodes[children]], axis=1)
+    return PlannedPath(path, planner=planner, runtime_s=clock.elapsed(), tree=tree)
