@@ -3,6 +3,7 @@ against full FMT* replans, in one run on this machine."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -52,7 +53,9 @@ def _warm_up(planners: Iterable[str]) -> None:
     problem = one_wall_world()
     for name in planners:
         if not name.startswith("ompl-"):
-            get_solver(name, "motion-planning").solve(problem, Budget(max_iterations=2, seed=0))
+            # two iterations rarely reach the goal: only the compilation matters here
+            with contextlib.suppress(PlannerError):
+                get_solver(name, "motion-planning").solve(problem, Budget(max_iterations=2, seed=0))
 
 
 def bench_planners(
