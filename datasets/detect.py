@@ -3,7 +3,7 @@
 ``load_problem`` is what ``routeplanner solve`` and the batch runner call:
 
 - a CVRPLIB/VRPLIB ``.vrp`` file -> CVRP (or VRPTW when it has time windows);
-- a Solomon / Gehring-Homberger ``.txt`` file -> VRPTW;
+- a Solomon / Gehring-Homberger file (VRPLIB with time windows, or the classic text) -> VRPTW;
 - a TNTP folder or ``*_net.tntp`` file -> user-equilibrium traffic assignment;
 - a generator spec ``gen:cvrp:n=100,seed=1,distribution=clustered`` or ``gen:vrptw:n=200``
   -> a synthetic instance (no data needed);

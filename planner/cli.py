@@ -151,7 +151,7 @@ def _write_solution(loaded: Any, solution: Any, out: Path) -> None:
 @app.command("solve")
 def solve_command(
     instance: Annotated[str, typer.Argument(
-        help="Instance file (.vrp, Solomon .txt), TNTP folder, data-set name, or gen:cvrp:n=100,seed=1.",
+        help="Instance file (.vrp, Solomon VRPLIB), TNTP folder, data-set name, or gen:cvrp:n=100,seed=1.",
     )] = "gen:cvrp:n=100,seed=1",
     solver: Annotated[str | None, typer.Option(help="Solver name (see `routeplanner solvers`).")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds.")] = None,
