@@ -210,8 +210,14 @@ class Graph:
         """Whether any (tail, head) pair occurs more than once."""
         if self.n_edges < 2:
             return False
-        keys = self.tails * self.n_nodes + self.indices
-        return bool(np.unique(keys).size != keys.size)
+        return bool(self._parallel_edges)
+
+    @cached_property
+    def _parallel_edges(self) -> bool:
+        # within a tail's CSR slice, a repeated head is a parallel edge; sorting the keys
+        # is much faster than np.unique on large graphs
+        keys = np.sort(self.tails * self.n_nodes + self.indices)
+        return bool(np.any(keys[1:] == keys[:-1]))
 
     # ------------------------------------------------------------------ ids
     @cached_property
@@ -252,7 +258,7 @@ class Graph:
         lo, hi = self.indptr[u], self.indptr[u + 1]
         candidates = lo + np.flatnonzero(self.indices[lo:hi] == v)
         if candidates.size == 0:
-            raise NotFoundError("edge", f"no edge {self.node_ids[u]!r} -> {self.node_ids[v]!r}")
+            raise NotFoundError("edge", f"no edge {self.node_ids[u].item()!r} -> {self.node_ids[v].item()!r}")
         if candidates.size > 1 and weight is not None:
             return int(candidates[np.argmin(self.edge_attr(weight)[candidates])])
         return int(candidates[0])
