@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from dataclasses import dataclass, field
 
 import numba as nb
@@ -203,7 +204,7 @@ def plan_fmt_star(problem: PlanningProblem, budget: Budget, params: FmtParams | 
         path = tree.path()
         if path is not None:
             if params.simplify:
-                path = simplify_path(path, world)
+                path = simplify_path(path, world, deadline=time.perf_counter() + max(clock.remaining(), 0.0))
             cost = float(np.sum(np.linalg.norm(np.diff(path, axis=0), axis=1)))
             if cost < best_cost:
                 best, best_cost, best_tree = path, cost, tree

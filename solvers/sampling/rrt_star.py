@@ -14,6 +14,7 @@ the Python driver checks the clock, the cancel flag and reports progress.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numba as nb
@@ -262,7 +263,7 @@ def plan_rrt_star(problem: PlanningProblem, budget: Budget, params: RrtStarParam
         order.append(int(parent[order[-1]]))
     path = np.vstack([nodes[order[::-1]], problem.goal])
     if params.simplify:
-        path = simplify_path(path, world)
+        path = simplify_path(path, world, deadline=time.perf_counter() + max(clock.remaining(), 0.0))
     planner = name or ("informed-rrt*" if params.informed else "rrt*")
     n = int(count[0])
     children = np.arange(1, n)

@@ -6,6 +6,9 @@ simplified path is as collision-free as the input and never longer.
 
 from __future__ import annotations
 
+import math
+import time
+
 import numba as nb
 import numpy as np
 
@@ -30,13 +33,19 @@ def shortcut(waypoints: np.ndarray, world: CompiledWorld) -> np.ndarray:
     return waypoints[keep]
 
 
-def tighten(waypoints: np.ndarray, world: CompiledWorld, passes: int = 200, tol: float = 1e-10) -> np.ndarray:
+def tighten(waypoints: np.ndarray, world: CompiledWorld, passes: int = 200, tol: float = 1e-10,
+            deadline: float = math.inf) -> np.ndarray:
     """Pull interior waypoints taut: each moves along the negative gradient of the length of its
     two segments, or along one axis component of it (sliding along an axis-aligned face toward a
-    corner), with step halving, until no move shortens the path by more than ``tol``."""
+    corner), with step halving, until no move shortens the path by more than ``tol``, or
+    ``passes`` passes are done, or ``time.perf_counter()`` passes ``deadline``."""
     w = np.ascontiguousarray(waypoints, dtype=np.float64).copy()
     scale = float(np.max(world.upper - world.lower))
-    _tighten(w, scale, passes, tol, *world.arrays())
+    done = 0
+    while done < passes and time.perf_counter() < deadline:
+        if not _tighten(w, scale, min(10, passes - done), tol, *world.arrays()):
+            break
+        done += 10
     return w
 
 
@@ -46,6 +55,7 @@ def _tighten(w, scale, passes, tol, lower, upper, box_lo, box_hi, ball_center, b
     n, dim = w.shape
     d = np.empty(dim)
     x = np.empty(dim)
+    gained = 0.0
     for _ in range(passes):
         gained = 0.0
         for k in range(1, n - 1):
@@ -64,7 +74,7 @@ def _tighten(w, scale, passes, tol, lower, upper, box_lo, box_hi, ball_center, b
                 if dn < 1e-12:
                     continue
                 s = scale / 8.0
-                while s > scale * 1e-12:
+                while s > scale * 1e-10:
                     for j in range(dim):
                         x[j] = w[k, j] + s * d[j] / dn
                     after = np.linalg.norm(x - w[k - 1]) + np.linalg.norm(w[k + 1] - x)
@@ -81,7 +91,8 @@ def _tighten(w, scale, passes, tol, lower, upper, box_lo, box_hi, ball_center, b
                 if moved:
                     break
         if gained <= tol:
-            break
+            return False
+    return True
 
 
 def subdivide(waypoints: np.ndarray) -> np.ndarray:
@@ -93,11 +104,15 @@ def subdivide(waypoints: np.ndarray) -> np.ndarray:
     return out
 
 
-def simplify_path(waypoints: np.ndarray, world: CompiledWorld, rounds: int = 3) -> np.ndarray:
-    """Shortcut, then tighten, a few rounds (tightening can open new shortcuts)."""
+def simplify_path(waypoints: np.ndarray, world: CompiledWorld, rounds: int = 3,
+                  deadline: float = math.inf) -> np.ndarray:
+    """Shortcut, then tighten, a few rounds (tightening can open new shortcuts); stops
+    tightening at ``deadline`` (a ``time.perf_counter()`` value)."""
     w = shortcut(np.asarray(waypoints, dtype=np.float64), world)
     for _ in range(rounds):
-        tightened = shortcut(tighten(subdivide(w), world), world)
+        if time.perf_counter() >= deadline:
+            break
+        tightened = shortcut(tighten(subdivide(w), world, deadline=deadline), world)
         if path_cost(tightened) >= path_cost(w) - 1e-12:
             break
         w = tightened
