@@ -279,11 +279,13 @@ def bench_planners_command(
         for event in ("add", "remove"):
             rs = [r.metrics for r in repairs if r.metrics["event"] == event]
             ratios = np.array([m["time_ratio"] for m in rs])
+            core = np.array([m["time_ratio_core"] for m in rs])
             costs = np.array([m["cost_ratio_vs_replan"] for m in rs])
             rows.append({"event": event, "events": len(rs),
                          "repair_ms_p50": 1e3 * float(np.median([m["repair_s"] for m in rs])),
                          "replan_ms_p50": 1e3 * float(np.median([m["replan_s"] for m in rs])),
                          "time_ratio_p50": float(np.median(ratios)), "time_ratio_max": float(ratios.max()),
+                         "core_ratio_p50": float(np.median(core)),
                          "cost_ratio_min": float(costs.min()), "cost_ratio_max": float(costs.max()),
                          "collision_free": f"{sum(bool(m['collision_free']) for m in rs)}/{len(rs)}"})
         _print_rows("FMT^x repair vs full FMT* replan (same samples)", rows)

@@ -256,12 +256,23 @@ class ReplanningSession:
         child = np.flatnonzero(self.parent >= 0)
         return np.stack([self.points[self.parent[child]], self.points[child]], axis=1)
 
-    def full_replan(self) -> PlannedPath:
-        """FMT* from scratch over the same samples and neighbour graph in the current world,
-        stopping at the goal: the baseline a repair is compared with. Leaves the session's
-        tree unchanged."""
-        parent, cost, _ = fmt_core(self.points, self.indptr, self.indices, self.dist, self.valid,
-                                   0, self.goal, *self.world.arrays())
+    def full_replan(self, reuse_neighbours: bool = True) -> PlannedPath:
+        """FMT* from scratch over the same samples in the current world, stopping at the goal:
+        the baseline a repair is compared with. Leaves the session's tree unchanged.
+
+        Parameters
+        ----------
+        reuse_neighbours
+            Reuse the session's neighbour graph and sample validity (the cheapest possible
+            replan). With ``False`` the replan also classifies the samples and searches their
+            neighbourhoods, as a planner run from scratch over those samples does.
+        """
+        if reuse_neighbours:
+            valid, indptr, indices, dist = self.valid, self.indptr, self.indices, self.dist
+        else:
+            valid = self.world.points_free(self.points)
+            indptr, indices, dist = neighbour_graph(self.points, self.radius)
+        parent, cost, _ = fmt_core(self.points, indptr, indices, dist, valid, 0, self.goal, *self.world.arrays())
         if not np.isfinite(cost[self.goal]):
             raise InfeasibleError("goal", "not reachable over the current samples and obstacles")
         return PlannedPath(self.points[_trace(parent, self.goal)], planner="fmt*")
