@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from planner.budget import Budget, ProgressEvent
+from planner.budget import Budget
+from planner.commands._output import console, err_console, format_value, json_default, progress_printer
 from planner.errors import PlannerError
 from planner.registry import ProblemKind, get_solver, list_solvers
 
@@ -33,8 +32,6 @@ bench_app = typer.Typer(help="Benchmarks: solvers side by side, same run, JSON r
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-console = Console()
-err_console = Console(stderr=True)
 
 #: Solver used by ``routeplanner solve`` when none is named, per problem kind.
 DEFAULT_SOLVERS = {
@@ -91,12 +88,6 @@ def datasets_list() -> None:
     console.print(table)
 
 
-def _progress_printer(status: Any) -> Any:
-    def on_progress(event: ProgressEvent) -> None:
-        best = "-" if event.objective is None else f"{event.objective:,.2f}"
-        status.update(f"solving… {event.elapsed_s:6.1f} s  iteration {event.iteration}  best {best}")
-
-    return on_progress
 
 
 def _summarise_vrp(loaded: Any, solution: Any, wall_s: float) -> tuple[dict[str, Any], bool]:
@@ -169,7 +160,7 @@ def solve_command(
         raise PlannerError(f"no default solver for {loaded.kind.value}: pass --solver")
     info = get_solver(name, loaded.kind)
     with console.status(f"solving {loaded.name} with {info.name}…") as status:
-        budget = Budget(time_limit=time_limit, seed=seed, progress=_progress_printer(status))
+        budget = Budget(time_limit=time_limit, seed=seed, progress=progress_printer(status))
         clock = budget.start()
         solution = info.solve(loaded.problem, budget)
         wall_s = clock.elapsed()
@@ -182,45 +173,22 @@ def solve_command(
         _write_solution(loaded, solution, out)
         summary["written_to"] = str(out)
     if as_json:
-        console.print_json(json.dumps(summary, default=_json_default))
+        console.print_json(json.dumps(summary, default=json_default))
     else:
         table = Table(title=f"{loaded.name} · {info.name}", show_header=False)
         for key, value in summary.items():
-            table.add_row(key, _format(value))
+            table.add_row(key, format_value(value))
         console.print(table)
     if not ok:
         raise typer.Exit(code=1)
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _print_rows(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table(title=title)
-    for column in rows[0] if rows else []:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_format(v) for v in row.values()))
-    console.print(table)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _format(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "NO"
-    if isinstance(value, float | np.floating):
-        return f"{value:,.6g}" if abs(value) < 1e-3 else f"{value:,.4f}".rstrip("0").rstrip(".")
-    if isinstance(value, list):
-        return "\n".join(map(str, value)) or "none"
-    return str(value)
 
 
 def _register_command_modules() -> None:

@@ -13,4 +13,6 @@ import typer
 def register_all(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Import every command module of this package and let it register its commands."""
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue  # shared helpers, not commands
         importlib.import_module(f"{__name__}.{module.name}").register(app, bench_app)

