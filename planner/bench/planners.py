@@ -96,6 +96,41 @@ def bench_planners(
     return records
 
 
+def bench_first_solution(world: str = "boxes3d-50", planners: Sequence[str] = ("informed-rrt*", "fmt*"),
+                         seeds: int = 10, limit_s: float = 5.0) -> list[BenchRecord]:
+    """Time to the first solution (stop condition ``first_solution``), records of family
+    ``planners`` with ``budget_s`` the cap given to each run."""
+    from solvers.sampling.fmt_star import FmtParams, plan_fmt_star
+    from solvers.sampling.rrt_star import RrtStarParams, plan_rrt_star
+    from solvers.sampling.stop import StopCondition
+
+    first = StopCondition(first_solution=True)
+    runners = {
+        "rrt*": lambda p, b: plan_rrt_star(p, b, RrtStarParams(informed=False, stop=first)),
+        "informed-rrt*": lambda p, b: plan_rrt_star(p, b, RrtStarParams(stop=first)),
+        "fmt*": lambda p, b: plan_fmt_star(p, b, FmtParams(simplify=False, stop=first)),
+    }
+    problem = WORLDS[world]()
+    records = []
+    for planner in planners:
+        with contextlib.suppress(PlannerError):
+            runners[planner](problem, Budget(max_iterations=2, seed=0))  # compile first
+        for seed in range(seeds):
+            started = time.perf_counter()
+            try:
+                path = runners[planner](problem, Budget(time_limit=limit_s, seed=seed))
+                cost, free = path.cost, not check_path(problem, path)
+            except PlannerError:
+                cost, free = float("inf"), False
+            records.append(BenchRecord(
+                family="planners", suite=f"{world}-first-solution", instance=problem.workspace.name,
+                solver=planner, seed=seed, budget_s=limit_s, baseline=False,
+                metrics={"cost": cost, "cost_ratio": None, "wall_s": time.perf_counter() - started,
+                         "collision_free": free},
+            ))
+    return records
+
+
 def bench_replanning(world: str = "one-wall", events: int = 20, n_samples: int = 10_000, seed: int = 0,
                      obstacle_size: float = 6.0) -> list[BenchRecord]:
     """FMT^x repair versus a full FMT* replan over the same samples, for ``events`` obstacle

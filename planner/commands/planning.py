@@ -78,7 +78,7 @@ def bench_planners_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the records here.")] = None,
 ) -> None:
     """Our planners against OMPL's at equal time, and FMT^x repairs against full replans."""
-    from planner.bench.planners import bench_planners, bench_replanning, summarise_planners
+    from planner.bench.planners import bench_first_solution, bench_planners, bench_replanning, summarise_planners
     from planner.bench.records import write_records
     from solvers.sampling.ompl_baseline import ompl_available
 
@@ -91,10 +91,22 @@ def bench_planners_command(
     with console.status("benchmarking planners…") as status:
         records = bench_planners(split_list(worlds), names, [float(b) for b in split_list(budgets)], seeds,
                                  progress=status.update)
+        status.update("benchmarking time to a first solution in 3D…")
+        first = bench_first_solution(seeds=seeds)
+        records += first
         if replanning_events:
             status.update("benchmarking FMT^x repairs…")
             records += bench_replanning(events=replanning_events)
     print_rows("Median cost ÷ optimum", summarise_planners([r for r in records if r.family == "planners"]))
+    rows = []
+    for planner in sorted({r.solver for r in first}):
+        times = [r.metrics["wall_s"] for r in first if r.solver == planner]
+        rows.append({"world": first[0].suite, "planner": planner, "runs": len(times),
+                     "first_solution_ms_p50": 1e3 * float(np.median(times)),
+                     "first_solution_ms_max": 1e3 * float(np.max(times)),
+                     "collision_free": f"{sum(bool(r.metrics['collision_free']) for r in first if r.solver == planner)}"
+                                       f"/{len(times)}"})
+    print_rows("Time to a first solution", rows)
     repairs = [r for r in records if r.family == "replanning"]
     if repairs:
         rows = []
