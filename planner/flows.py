@@ -78,7 +78,10 @@ class Workload:
     def __post_init__(self) -> None:
         src = _int_array("sources", self.sources)
         dst = _int_array("destinations", self.destinations)
-        sizes = np.ascontiguousarray(np.asarray(self.sizes, dtype=np.float64))
+        try:
+            sizes = np.ascontiguousarray(np.asarray(self.sizes, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("sizes", f"must be numbers ({exc})") from None
         if dst.shape != src.shape:
             raise ValidationError("destinations", f"length {dst.size} != {src.size} sources")
         if sizes.shape != src.shape:
@@ -157,7 +160,10 @@ class DemandMatrix:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        m = np.ascontiguousarray(np.asarray(self.matrix, dtype=np.float64))
+        try:
+            m = np.ascontiguousarray(np.asarray(self.matrix, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("matrix", f"must be numbers ({exc})") from None
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise ValidationError("matrix", f"must be square, got shape {m.shape}")
         bad = np.argwhere(~np.isfinite(m) | (m < 0))

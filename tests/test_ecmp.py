@@ -14,7 +14,14 @@ import pytest
 from datasets.generators.fabric import gravity_demands, permutation, ring_allreduce
 from planner.budget import Budget
 from planner.errors import InfeasibleError, ValidationError
-from planner.flows import FlowAssignment, FlowRoutingProblem, Workload, check_flow_assignment, link_loads
+from planner.flows import (
+    DemandMatrix,
+    FlowAssignment,
+    FlowRoutingProblem,
+    Workload,
+    check_flow_assignment,
+    link_loads,
+)
 from planner.graph.fabric import fail_links, fail_node, fat_tree, leaf_spine
 from planner.registry import ProblemKind, get_solver
 from solvers.flows.ecmp import ecmp_monte_carlo, solve_ecmp
@@ -183,6 +190,20 @@ def test_bad_workloads() -> None:
         Workload.from_node_ids(g, [("host0-0", "host1-1"), ("host0-1", "host7-0")], 1.0)
     with pytest.raises(ValidationError, match="sizes"):
         Workload(h[:2], h[2:4], [1.0])
+    with pytest.raises(ValidationError, match="sizes: must be numbers"):
+        Workload(h[:1], h[1:2], ["big"])
+    with pytest.raises(ValidationError, match="matrix: must be numbers"):
+        DemandMatrix([[0.0, "x"], [1.0, 0.0]])
+
+
+def test_any_budget_seed_hashes() -> None:
+    """Budget accepts any non-negative seed; seeds beyond 64 bits must route, not overflow."""
+    fabric = leaf_spine(4, 2, 1)
+    h0, h1 = fabric.hosts
+    problem = FlowRoutingProblem(fabric.graph, Workload([h0], [h1], [1.0]))
+    big = solve_ecmp(problem, Budget(seed=2**70 + 5))
+    assert check_flow_assignment(problem, big) == []
+    assert np.array_equal(big.path_edges, solve_ecmp(problem, Budget(seed=2**70 + 5)).path_edges)
 
 
 def test_failures_reroute_or_name_the_disconnected_flow() -> None:

@@ -42,9 +42,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def _hash(seed: int, flows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of (seed, flow, node), elementwise."""
+    """A 64-bit hash of (seed, flow, node), elementwise; the seed is taken modulo 2**64."""
     with np.errstate(over="ignore"):
-        h = _mix(np.uint64(seed) * _GOLDEN + _GOLDEN)
+        h = _mix(np.uint64(int(seed) % (1 << 64)) * _GOLDEN + _GOLDEN)
         h = _mix(h ^ (flows.astype(np.uint64) * _GOLDEN))
         return _mix(h ^ (nodes.astype(np.uint64) + _GOLDEN))
 
