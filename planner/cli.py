@@ -6,7 +6,6 @@ Every command calls the same Python API the server uses; errors raised on purpos
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ import typer
 from rich.table import Table
 
 from planner.budget import Budget
-from planner.commands._output import console, err_console, format_value, json_default, progress_printer
+from planner.commands._output import console, err_console, print_summary, progress_printer
 from planner.errors import PlannerError
 from planner.registry import ProblemKind, get_solver, list_solvers
 
@@ -172,13 +171,7 @@ def solve_command(
     if out is not None:
         _write_solution(loaded, solution, out)
         summary["written_to"] = str(out)
-    if as_json:
-        console.print_json(json.dumps(summary, default=json_default))
-    else:
-        table = Table(title=f"{loaded.name} · {info.name}", show_header=False)
-        for key, value in summary.items():
-            table.add_row(key, format_value(value))
-        console.print(table)
+    print_summary(f"{loaded.name} · {info.name}", summary, as_json)
     if not ok:
         raise typer.Exit(code=1)
 

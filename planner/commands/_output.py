@@ -51,3 +51,16 @@ def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*(format_value(v) for v in row.values()))
     console.print(table)
+
+
+def print_summary(title: str, summary: dict[str, Any], as_json: bool) -> None:
+    """Print a result summary as a two-column table, or as JSON."""
+    import json
+
+    if as_json:
+        console.print_json(json.dumps(summary, default=json_default))
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, format_value(value))
+    console.print(table)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from planner.budget import Budget
 from planner.commands._output import (
     console,
     err_console,
-    format_value,
-    json_default,
     print_rows,
+    print_summary,
     progress_printer,
     split_list,
 )
@@ -58,12 +55,7 @@ def plan_command(
         summary["picture"] = str(svg)
     if as_json:
         summary["path"] = path.waypoints.tolist()
-        console.print_json(json.dumps(summary, default=json_default))
-    else:
-        table = Table(title=f"{summary['world']} · {info.name}", show_header=False)
-        for key, value in summary.items():
-            table.add_row(key, format_value(value))
-        console.print(table)
+    print_summary(f"{summary['world']} · {info.name}", summary, as_json)
     if violations:
         raise typer.Exit(code=1)
 
