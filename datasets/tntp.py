@@ -29,6 +29,7 @@ raise :class:`~planner.errors.DataNotFoundError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -178,8 +179,10 @@ def _data_rows(lines: list[str], start: int) -> list[tuple[int, list[str]]]:
 
 
 def read_tntp_network(folder_or_net_file: str | Path, *, name: str | None = None,
-                      toll_factor: float | None = None, distance_factor: float | None = None) -> TrafficNetwork:
-    """Read a ``*_net.tntp`` file (and node coordinates when the folder has them).
+                      toll_factor: float | None = None, distance_factor: float | None = None,
+                      with_demand: bool = True) -> TrafficNetwork:
+    """Read a ``*_net.tntp`` file, node coordinates when the folder has them, and its
+    ``*_trips.tntp`` trip table (as ``network.demand``) when there is one.
 
     Parameters
     ----------
@@ -189,6 +192,9 @@ def read_tntp_network(folder_or_net_file: str | Path, *, name: str | None = None
         Network name (default: the folder name, e.g. ``Chicago-Sketch``).
     toll_factor, distance_factor
         Generalized-cost factors; default from :data:`COST_FACTORS` by network name.
+    with_demand
+        Also read the trip table beside the net file into ``network.demand`` (left ``None``
+        when the folder has no ``*_trips.tntp``); ``False`` reads the network only.
 
     Returns
     -------
@@ -266,8 +272,13 @@ def read_tntp_network(folder_or_net_file: str | Path, *, name: str | None = None
         metadata={"source": str(path), "format": "tntp", "first_thru_node": first_thru,
                   "n_zones": n_zones, "toll_factor": tf, "distance_factor": df},
     )
-    return TrafficNetwork(graph=graph, n_zones=n_zones, first_thru_node=first_thru, toll_factor=tf,
-                          distance_factor=df, name=net_name, link_order=order)
+    network = TrafficNetwork(graph=graph, n_zones=n_zones, first_thru_node=first_thru, toll_factor=tf,
+                             distance_factor=df, name=net_name, link_order=order)
+    if with_demand:
+        trips = _find(path, "_trips.tntp", required=False)
+        if trips is not None:
+            network = dataclasses.replace(network, demand=read_tntp_demand(trips, network))
+    return network
 
 
 def _quote(token: str) -> str:
@@ -409,8 +420,10 @@ def read_assignment_problem(folder_or_net_file: str | Path, objective: Objective
         See :func:`read_tntp_network`, :func:`read_tntp_demand` and :class:`AssignmentProblem`.
     """
     network = read_tntp_network(folder_or_net_file, toll_factor=toll_factor, distance_factor=distance_factor)
-    source = Path(folder_or_net_file).expanduser()
-    demand = read_tntp_demand(source if source.exists() else tntp_folder(folder_or_net_file), network)
+    demand = network.demand
+    if demand is None:  # no trips file beside the net file: raises DataNotFoundError
+        source = Path(folder_or_net_file).expanduser()
+        demand = read_tntp_demand(source if source.exists() else tntp_folder(folder_or_net_file), network)
     return AssignmentProblem(network=network, demand=demand, objective=objective)
 
 

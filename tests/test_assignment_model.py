@@ -440,3 +440,17 @@ def test_aon_solver_is_registered() -> None:
     assert result.objective == "so" and result.objective_value == result.total_system_travel_time
     assert problem.network.to_file_order(result.flows).tolist() == [5.0, 0.0, 5.0, 2.0, 0.0]
     assert [e.iteration for e in events] == [1]
+
+
+@requires_data("tntp", "Chicago-Sketch")
+def test_network_carries_its_trip_table() -> None:
+    from datasets.tntp import read_tntp_network
+
+    net = read_tntp_network("Chicago-Sketch")
+    assert net.demand is not None
+    # data README: 1,260,907.44 trips in the file, 123,414 of them intrazonal
+    assert net.demand.total_with_intrazonal == pytest.approx(1_260_907.44, abs=1e-3)
+    assert net.demand.intrazonal == pytest.approx(123_414.0, abs=1e-6)
+    assert read_tntp_network("Chicago-Sketch", with_demand=False).demand is None
+    doubled = AssignmentProblem(net, net.demand.scaled(2.0))  # the README's advice for testing
+    assert doubled.demand.total == pytest.approx(2 * net.demand.total, rel=1e-15)
