@@ -36,7 +36,7 @@ app.add_typer(bench_app, name="bench")
 DEFAULT_SOLVERS = {
     ProblemKind.CVRP: "savings",
     ProblemKind.VRPTW: "savings",
-    ProblemKind.TRAFFIC_ASSIGNMENT: "aon",
+    ProblemKind.TRAFFIC_ASSIGNMENT: "bfw",
 }
 
 
