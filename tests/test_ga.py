@@ -3,6 +3,7 @@ feasibility on real instances, seeding, the split and local search against plain
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 
@@ -14,7 +15,7 @@ from planner.budget import Budget
 from planner.errors import ValidationError
 from planner.vrp import VrpInstance, check_feasibility, route_schedule
 from solvers.vrp.ga import GaParams, StoppingCriterion, solve_ga
-from solvers.vrp.ga.local_search import local_search
+from solvers.vrp.ga.local_search import local_search, swap_star_pair, swap_star_py
 from solvers.vrp.ga.neighbours import granular_neighbours
 from solvers.vrp.ga.problem_arrays import ProblemArrays, problem_arrays
 from solvers.vrp.ga.route_eval import route_eval, route_eval_py
@@ -265,3 +266,98 @@ def test_ga_is_registered_for_cvrp_and_vrptw() -> None:
     for kind in ("cvrp", "vrptw"):
         assert get_solver("ga", kind).solve is solve_ga
     assert get_solver("ortools").baseline and get_solver("pyvrp").baseline
+
+
+def _as_route_arrays(routes: list[list[int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    table = np.zeros((len(routes), n + 1), dtype=np.int64)
+    lens = np.zeros(len(routes), dtype=np.int64)
+    for r, route in enumerate(routes):
+        table[r, :len(route)] = route
+        lens[r] = len(route)
+    return table, lens
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_swap_star_pair_equals_brute_force(seed: int) -> None:
+    """The compiled SWAP* (three best insertions, O(1) per pair) finds the brute-force best exchange."""
+    rng = np.random.default_rng(seed)
+    n = 24
+    instance = generate_cvrp(n, seed=seed) if seed % 2 else VrpInstance(
+        f"asym-{seed}", demands=np.concatenate([[0], rng.integers(1, 9, size=n)]), capacity=30,
+        distances=_asymmetric_matrix(rng, n))
+    arrays = problem_arrays(instance)
+    cost3 = np.zeros((n + 1, 3))
+    pos3 = np.zeros((n + 1, 3), dtype=np.int64)
+    for trial in range(12):
+        perm = [int(c) for c in rng.permutation(np.arange(1, n + 1))]
+        cut = int(rng.integers(1, 7))
+        size_b = int(rng.integers(1, 9))
+        routes = [perm[:cut], perm[cut:cut + size_b], perm[cut + size_b:]]
+        pen_cap = float(rng.choice([0.0, 2.0, 50.0]))
+        table, lens = _as_route_arrays(routes, n)
+        rd = np.zeros(3)
+        rload = np.zeros(3)
+        for r, route in enumerate(routes):
+            rd[r], rload[r], _ = route_eval_py(route, arrays.dist, arrays.dur, arrays.demand, arrays.early,
+                                               arrays.late, arrays.service, arrays.max_duration, False)
+        delta, u, ku, v, kv = swap_star_pair(table, lens, 0, 1, arrays.dist, arrays.demand, arrays.capacity,
+                                             pen_cap, rd, rload, cost3, pos3)
+        expected, _, _ = swap_star_py(routes[0], routes[1], arrays.dist, arrays.demand, arrays.capacity, pen_cap)
+        assert delta == pytest.approx(expected, abs=1e-9), f"trial {trial}"
+        # the move the kernel names has exactly the change it claims
+        a, b = routes[0], routes[1]
+        new_a = [c for c in a[:kv] if c != u] + [v] + [c for c in a[kv:] if c != u]
+        new_b = [c for c in b[:ku] if c != v] + [u] + [c for c in b[ku:] if c != v]
+        assert sorted(new_a + new_b) == sorted(a + b)
+        before = _penalised([a, b], arrays, pen_cap, 0.0)
+        assert _penalised([new_a, new_b], arrays, pen_cap, 0.0) - before == pytest.approx(delta, abs=1e-9)
+
+
+def _asymmetric_matrix(rng: np.random.Generator, n: int) -> np.ndarray:
+    d = rng.integers(5, 80, size=(n + 1, n + 1)).astype(float)
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+@pytest.mark.parametrize("polar", [False, True])
+def test_local_search_leaves_no_improving_swap_star(polar: bool) -> None:
+    """With coordinates dropped and every client a neighbour, every route pair is tried: none improves."""
+    instance = generate_cvrp(30, seed=5)
+    arrays = problem_arrays(instance)
+    if not polar:
+        arrays = dataclasses.replace(arrays, polar=None)
+    neighbours = granular_neighbours(arrays, size=29)
+    rng = np.random.default_rng(2)
+    pen_cap = 5.0
+    for _ in range(3):
+        start = split_tour(rng.permutation(np.arange(1, 31)), arrays, pen_cap, 1.0)
+        before = _penalised([list(r) for r in start], arrays, pen_cap, 1.0)
+        routes = [list(r) for r in local_search(start, arrays, neighbours, rng, pen_cap, 1.0)]
+        assert sorted(c for r in routes for c in r) == list(range(1, 31))
+        assert _penalised(routes, arrays, pen_cap, 1.0) <= before + 1e-9
+        if polar:
+            continue  # pairs whose sectors do not overlap are not tried
+        for a, b in itertools.combinations(range(len(routes)), 2):
+            best, _, _ = swap_star_py(routes[a], routes[b], arrays.dist, arrays.demand, arrays.capacity, pen_cap)
+            assert best >= -1e-7, "improving SWAP* left"
+
+
+@pytest.mark.parametrize("kind", ["cvrp", "vrptw", "matrix"])
+def test_local_search_is_never_worse_than_its_input(kind: str) -> None:
+    rng = np.random.default_rng(7)
+    if kind == "matrix":
+        instance = VrpInstance("asym-60", demands=np.concatenate([[0], rng.integers(1, 9, size=60)]), capacity=40,
+                               distances=_asymmetric_matrix(rng, 60))
+    else:
+        instance = generate_cvrp(60, seed=7) if kind == "cvrp" else generate_vrptw(60, seed=7)
+    arrays = problem_arrays(instance)
+    neighbours = granular_neighbours(arrays, size=10)
+    for _ in range(10):
+        pen_cap, pen_tw = float(rng.uniform(0.1, 100)), float(rng.uniform(0.1, 100))
+        start = split_tour(rng.permutation(np.arange(1, 61)), arrays, pen_cap, pen_tw)
+        before = _penalised([list(r) for r in start], arrays, pen_cap, pen_tw)
+        for star in (False, True):
+            routes = [list(r) for r in local_search(start, arrays, neighbours, rng, pen_cap, pen_tw,
+                                                    swap_star=star)]
+            assert sorted(c for r in routes for c in r) == list(range(1, 61))
+            assert _penalised(routes, arrays, pen_cap, pen_tw) <= before + 1e-9

@@ -37,6 +37,9 @@ class GaParams:
         Offspring between two penalty updates (each looks at the last ``4 * penalty_interval``).
     seeds
         Built-in seed methods cycled through for the initial population.
+    swap_star
+        Whether the local search runs SWAP* between route pairs (Vidal 2022) after the granular
+        moves; used on instances without time windows or route duration limit only.
     """
 
     min_pop_size: int = 25
@@ -50,6 +53,7 @@ class GaParams:
     initial_time_share: float = 0.15
     penalty_interval: int = 25
     seeds: tuple[str, ...] = ("savings", "nearest-neighbour", "random")
+    swap_star: bool = True
 
     def __post_init__(self) -> None:
         for name in ("min_pop_size", "generation_size", "n_close", "granular_size", "initial_size",

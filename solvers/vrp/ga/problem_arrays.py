@@ -31,6 +31,9 @@ class ProblemArrays:
         Fleet size (``n`` when unlimited).
     symmetric
         Whether distances and durations are symmetric.
+    polar
+        ``(n+1,)`` angle of every node around the depot in ``[0, 65536)`` (HGS-CVRP units), or
+        ``None`` for an instance without coordinates (matrix only).
     """
 
     dist: np.ndarray
@@ -44,6 +47,7 @@ class ProblemArrays:
     has_tw: bool
     fleet: int
     symmetric: bool
+    polar: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -68,9 +72,15 @@ def problem_arrays(instance: VrpInstance) -> ProblemArrays:
                else np.array(instance.service_times, dtype=np.float64, order="C"))
     max_duration = np.inf if instance.max_route_duration is None else float(instance.max_route_duration)
     has_tw = instance.time_windows is not None or instance.max_route_duration is not None
+    polar = None
+    if instance.coords is not None:
+        xy = np.asarray(instance.coords, dtype=np.float64)
+        rel = xy - xy[0]
+        angle = np.arctan2(rel[:, 1], rel[:, 0])
+        polar = np.ascontiguousarray(np.mod(np.round(32768.0 * angle / np.pi), 65536).astype(np.int64))
     fleet = instance.n_clients if instance.num_vehicles is None else min(instance.num_vehicles, instance.n_clients)
     return ProblemArrays(
         dist=dist, dur=dur, demand=np.array(instance.demands, dtype=np.float64, order="C"),
         early=early, late=late, service=service, capacity=float(instance.capacity),
-        max_duration=max_duration, has_tw=has_tw, fleet=max(fleet, 1), symmetric=instance.is_symmetric,
+        max_duration=max_duration, has_tw=has_tw, fleet=max(fleet, 1), symmetric=instance.is_symmetric, polar=polar,
     )

@@ -9,8 +9,11 @@ ten-fold penalties. Penalties adapt every ``penalty_interval`` offspring so that
 
 Initial population: the given members (solutions or giant tours) first, then built-in seeds
 (savings, nearest neighbour, random) until ``initial_size`` or ``initial_time_share`` of the time
-limit. The first progress event reports the best feasible member as given, before education, so
-a seeded run starts from its best member.
+limit; the savings seed is left out when its expected time (quadratic in the client count) exceeds
+a quarter of the time limit, since it cannot be interrupted. Every local search gets a work limit
+converted from a share of the remaining time at the rate measured on the previous ones, so that
+one education cannot overrun the time limit. The first progress event reports the best feasible
+member as given, before education, so a seeded run starts from its best member.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from planner.budget import Budget, Stopwatch
 from planner.errors import InfeasibleError, ValidationError
 from planner.vrp import VrpInstance, VrpSolution, check_feasibility, solution_cost
 from solvers.vrp.ga.individual import Individual, make_individual
-from solvers.vrp.ga.local_search import local_search
+from solvers.vrp.ga.local_search import bounded_local_search
 from solvers.vrp.ga.neighbours import granular_neighbours
 from solvers.vrp.ga.operators import make_toolbox
 from solvers.vrp.ga.params import GaParams, StoppingCriterion
@@ -42,6 +45,14 @@ DEFAULT_NO_IMPROVEMENT = 2000
 FINAL_CHECK_S = 0.01
 #: Initial penalty per unit of time warp.
 INITIAL_TW_PENALTY = 10.0
+#: Seconds per squared client count that the savings seed takes (measured: 0.6-0.75 s for 1000
+#: clients on a shared 2-core machine), and the share of the time limit it may take.
+SAVINGS_S_PER_N2, SAVINGS_TIME_SHARE = 1e-6, 0.25
+#: Local-search work units per second assumed before the first measurement (a slow machine's rate).
+INITIAL_WORK_RATE = 2e6
+#: Share of the remaining time one local search may use (the rest covers the split, the
+#: evaluation and the population update of the offspring, and a slower moment of the machine).
+WORK_TIME_SHARE = 0.5
 
 InitialMember = VrpSolution | Sequence[int] | np.ndarray
 
@@ -90,16 +101,41 @@ class _Search:
         self.best_infeasible: Individual | None = None
         self.iteration = 0
         self.no_improvement = 0
+        # slowly decaying maxima of the time of one offspring outside its local searches and in them
         self.step_time = 0.0
+        self.ls_time = 0.0
+        self.ls_time_step = 0.0
+        self.work_rate = INITIAL_WORK_RATE
+        self.deadline = self._deadline(budget)
 
     # --- evaluation -------------------------------------------------------------------------
     def cost_of(self, ind: Individual) -> float:
         return ind.penalised_cost(self.pen_cap, self.pen_tw)
 
+    def _deadline(self, budget: Budget) -> float:
+        """Seconds after the start by which the search must end (``inf`` without a time limit)."""
+        limit = math.inf if budget.time_limit is None else budget.time_limit
+        if self.stopping.max_runtime is not None:
+            limit = min(limit, self.stopping.max_runtime)
+        return limit
+
     def educate(self, routes: list[np.ndarray], factor: float = 1.0) -> Individual:
+        """Local search, bounded so that it ends within a share of the remaining time."""
         routes = _fit_fleet(routes, self.arrays.fleet, self.arrays)
-        improved = local_search(routes, self.arrays, self.neighbours, self.rng, self.pen_cap * factor,
-                                self.pen_tw * factor)
+        max_work = None
+        start = self.clock.elapsed()
+        if math.isfinite(self.deadline):
+            left = max(self.deadline - start - FINAL_CHECK_S, 0.0)
+            max_work = int(WORK_TIME_SHARE * left * self.work_rate)
+        improved, work = bounded_local_search(routes, self.arrays, self.neighbours, self.rng, self.pen_cap * factor,
+                                              self.pen_tw * factor, swap_star=self.params.swap_star,
+                                              max_work=max_work)
+        took = self.clock.elapsed() - start
+        self.ls_time_step += took
+        if took > 0.002 and work > 0:
+            # a slower rate is taken at once, a faster one slowly (the machine may be shared)
+            rate = work / took
+            self.work_rate = min(rate, 0.8 * self.work_rate + 0.2 * rate)
         return make_individual(improved, self.arrays)
 
     def offer(self, ind: Individual) -> None:
@@ -144,16 +180,23 @@ class _Search:
         return self.best is not None or self.best_infeasible is not None
 
     def should_stop(self) -> bool:
-        # stop early when the next offspring would likely overrun the time limit
-        if self.clock.remaining() < 1.5 * self.step_time + FINAL_CHECK_S:
+        # stop early when the next offspring would likely overrun the time limit: its local search is
+        # bounded by the time left, the rest of its processing is not; and an offspring whose search
+        # would get less than half its usual time is not worth starting
+        left = self.deadline - self.clock.elapsed()
+        if left < 1.5 * self.step_time + 0.5 * self.ls_time + FINAL_CHECK_S:
             return True
         return self.stopping.should_stop(self.clock, self.iteration, self.no_improvement)
 
-    def timed_process(self, routes: list[np.ndarray]) -> None:
-        start = self.clock.elapsed()
+    def timed_process(self, routes: list[np.ndarray], start: float | None = None) -> None:
+        """:meth:`process`, timed from ``start`` (default: now) on, its local searches apart."""
+        start = self.clock.elapsed() if start is None else start
+        self.ls_time_step = 0.0
         self.process(routes)
-        # a slowly decaying maximum: one slow offspring (a repair) keeps the margin up for a while
-        self.step_time = max(0.95 * self.step_time, self.clock.elapsed() - start)
+        # slowly decaying maxima: one slow offspring (a repair) keeps the margin up for a while
+        other = self.clock.elapsed() - start - self.ls_time_step
+        self.step_time = max(0.95 * self.step_time, other)
+        self.ls_time = max(0.95 * self.ls_time, self.ls_time_step)
 
     # --- phases ---------------------------------------------------------------------------
     def initialise(self, initial: Sequence[InitialMember]) -> None:
@@ -186,6 +229,9 @@ class _Search:
         init_deadline = math.inf if limit is None else self.params.initial_time_share * limit
         missing = self.params.initial_size - len(given)
         methods = self.params.seeds
+        if limit is not None and SAVINGS_S_PER_N2 * n * n > SAVINGS_TIME_SHARE * limit:
+            # the savings heuristic cannot be interrupted: left out when it would take much of the time
+            methods = tuple(m for m in methods if m != "savings")
         if missing > 0:
             tours = seed_tours(self.instance, methods[:1], 1, self.rng) if methods else []
             cyclic = [m for m in methods if m != "savings"] or ["random"]
@@ -193,24 +239,26 @@ class _Search:
             while missing > 0 and not (self.should_stop() and self.has_solution()):
                 if k > 0 and self.clock.elapsed() > init_deadline:
                     break
+                start = self.clock.elapsed()
                 tour = tours[0] if k == 0 and tours else seed_tours(
                     self.instance, [cyclic[k % len(cyclic)]], 1, self.rng)[0]
-                self.timed_process(split_tour(tour, self.arrays, self.pen_cap, self.pen_tw))
+                self.timed_process(split_tour(tour, self.arrays, self.pen_cap, self.pen_tw), start)
                 missing -= 1
                 k += 1
 
     def evolve(self) -> None:
         while not self.should_stop():
+            start = self.clock.elapsed()
             members = self.population.all()
             if len(members) < 2:
                 tour = seed_tours(self.instance, ["random"], 1, self.rng)[0]
-                self.timed_process(split_tour(tour, self.arrays, self.pen_cap, self.pen_tw))
+                self.timed_process(split_tour(tour, self.arrays, self.pen_cap, self.pen_tw), start)
             else:
                 self.population.refresh(self.cost_of)
                 p1 = self.toolbox.select(members, self.rng)
                 p2 = self.toolbox.select(members, self.rng)
                 child = self.toolbox.mate(p1.tour, p2.tour, self.rng)
-                self.timed_process(split_tour(child, self.arrays, self.pen_cap, self.pen_tw))
+                self.timed_process(split_tour(child, self.arrays, self.pen_cap, self.pen_tw), start)
             self.iteration += 1
             self.no_improvement += 1
             if self.iteration % self.params.penalty_interval == 0:
