@@ -36,6 +36,7 @@ from solvers.vrp.ga.population import Population
 from solvers.vrp.ga.problem_arrays import ProblemArrays, problem_arrays
 from solvers.vrp.ga.seeds import seed_tours, validate_tour
 from solvers.vrp.ga.split import split_tour
+from solvers.vrp.savings import solve_savings
 
 #: Penalty bounds.
 MIN_PENALTY, MAX_PENALTY = 0.1, 100_000.0
@@ -232,16 +233,25 @@ class _Search:
         if limit is not None and SAVINGS_S_PER_N2 * n * n > SAVINGS_TIME_SHARE * limit:
             # the savings heuristic cannot be interrupted: left out when it would take much of the time
             methods = tuple(m for m in methods if m != "savings")
+        if missing > 0 and "savings" in methods:
+            # the savings routes themselves, not only their giant tour: they are feasible for any
+            # CVRP with an unlimited fleet, so a tight instance always has a feasible member
+            start = self.clock.elapsed()
+            routes = [np.asarray(r, dtype=np.int64) for r in solve_savings(self.instance).routes if len(r)]
+            seed = make_individual(routes, self.arrays)
+            if seed.feasible and (self.best is None or seed.distance < self.best.distance):
+                self.best = seed
+                self.clock.report(0, objective=solution_cost(self.instance, seed.routes))
+            self.timed_process(routes, start)
+            missing -= 1
         if missing > 0:
-            tours = seed_tours(self.instance, methods[:1], 1, self.rng) if methods else []
             cyclic = [m for m in methods if m != "savings"] or ["random"]
             k = 0
             while missing > 0 and not (self.should_stop() and self.has_solution()):
                 if k > 0 and self.clock.elapsed() > init_deadline:
                     break
                 start = self.clock.elapsed()
-                tour = tours[0] if k == 0 and tours else seed_tours(
-                    self.instance, [cyclic[k % len(cyclic)]], 1, self.rng)[0]
+                tour = seed_tours(self.instance, [cyclic[k % len(cyclic)]], 1, self.rng)[0]
                 self.timed_process(split_tour(tour, self.arrays, self.pen_cap, self.pen_tw), start)
                 missing -= 1
                 k += 1
