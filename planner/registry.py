@@ -69,6 +69,8 @@ class SolverInfo:
 _lock = threading.Lock()
 _solvers: dict[str, SolverInfo] = {}
 _loaded = False
+_loading = False
+_load_lock = threading.RLock()
 _load_errors: dict[str, str] = {}
 
 
@@ -105,20 +107,27 @@ def register(
 
 
 def _load_entry_points() -> None:
-    global _loaded
+    """Import every solver package once. Other threads wait until the imports are done (a
+    half-loaded registry would look empty to them); a re-entrant call from inside an import
+    returns at once."""
+    global _loaded, _loading
     if _loaded:
         return
-    with _lock:
-        if _loaded:
+    with _load_lock:
+        if _loaded or _loading:
             return
-        _loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        # one broken solver package must not take the others down; its error is reported
-        # by any look-up that fails
+        _loading = True
         try:
-            importlib.import_module(ep.value.split(":")[0])
-        except Exception as exc:
-            _load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                # one broken solver package must not take the others down; its error is
+                # reported by any look-up that fails
+                try:
+                    importlib.import_module(ep.value.split(":")[0])
+                except Exception as exc:
+                    _load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+            _loaded = True
+        finally:
+            _loading = False
 
 
 def get_solver(name: str, kind: ProblemKind | str | None = None) -> SolverInfo:

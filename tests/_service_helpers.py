@@ -1,0 +1,58 @@
+"""Shared helpers of the service tests: a token-carrying channel and status details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+TOKEN = "test-token-3f9a"
+
+
+class _AddToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                grpc.StreamStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), ("authorization", f"Bearer {self.token}")]
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(details, metadata)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, base: Any, metadata: Any) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+def channel(port: int, token: str | None = TOKEN) -> grpc.Channel:
+    """A channel to ``127.0.0.1:port`` sending ``token`` with every call."""
+    plain = grpc.insecure_channel(f"127.0.0.1:{port}")
+    return plain if token is None else grpc.intercept_channel(plain, _AddToken(token))
+
+
+def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    """``(field, description)`` of the ``google.rpc.BadRequest`` detail of a failed call."""
+    status = rpc_status.from_call(error)
+    out = []
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            out += [(v.field, v.description) for v in bad.field_violations]
+    return out
