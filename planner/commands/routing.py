@@ -95,40 +95,94 @@ def _network(network: str, simplify: bool) -> Any:
     return read_osm(network, simplify=simplify)
 
 
+CostOpt = Annotated[str | None, typer.Option(help="Link cost model: time, length or mix (time plus 0.1 s per "
+                                                "metre); default: the --weight attribute.")]
+AvoidOpt = Annotated[list[str] | None, typer.Option(help="Avoid a road class (motorway, trunk, primary, any OSM "
+                                                        "highway class) or toll; repeatable.")]
+
+
+def routing_hierarchy(road: Any, weight: str, cost: str | None, avoid: list[str] | None) -> Any:
+    """The hierarchy a request routes on: the cached CH of ``weight`` for a plain request, else
+    the cached customizable CH customised with the request's :class:`LinkCostModel` costs.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown cost name or road class.
+    """
+    from solvers.paths.ch import load_or_build
+
+    if cost is None and not avoid:
+        return load_or_build(road.graph, weight)
+    from solvers.paths.cch import CustomizableHierarchy
+    from solvers.paths.link_costs import LinkCostModel
+
+    default = "length" if weight == "length" else "time"
+    model = LinkCostModel.from_request(cost or default, avoid or ())
+    costs = model.costs(road)
+    return CustomizableHierarchy.load_or_build(road.graph, weight).customize(costs)
+
+
 def route_command(
     network: NetworkArg,
     origin: Annotated[str, typer.Option("--from", help="Origin as LAT,LON.")],
     destination: Annotated[str, typer.Option("--to", help="Destination as LAT,LON.")],
+    alternatives: Annotated[int, typer.Option(help="Routes wanted, the optimum included (alternatives by "
+                                                   "penalised search with stretch/sharing/local-optimality "
+                                                   "filters).")] = 1,
     weight: WeightOpt = "travel_time",
+    cost: CostOpt = None,
+    avoid: AvoidOpt = None,
     simplify: SimplifyOpt = False,
-    geojson: Annotated[Path | None, typer.Option(help="Write the route as a GeoJSON Feature here.")] = None,
+    geojson: Annotated[Path | None, typer.Option(help="Write the route (a Feature) or the routes (a "
+                                                      "FeatureCollection) as GeoJSON here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Fastest (or shortest) route between two points, by contraction hierarchy."""
+    """Fastest (or shortest, or personalised) route between two points, snapped onto the nearest
+    roads, optionally with alternatives."""
     import time
 
     from planner.graph.spatial import SpatialIndex
-    from solvers.paths.ch import load_or_build
+    from solvers.paths.snapped import point_route, snap_point
 
+    if alternatives < 1:
+        raise ValidationError("alternatives", f"must be at least 1 ({alternatives})")
     src_ll, dst_ll = parse_lat_lon(origin, "from"), parse_lat_lon(destination, "to")
     road = _network(network, simplify)
     with console.status("snapping and preparing the hierarchy…"):
         index = SpatialIndex(road)
-        source = index.nearest_node(*src_ll)
-        target = index.nearest_node(*dst_ll)
-        ch = load_or_build(road.graph, weight)
-        ch.shortest_path(source, source)  # load the compiled kernels outside the timing
+        a, b = snap_point(index, src_ll, "from"), snap_point(index, dst_ll, "to")
+        hierarchy = routing_hierarchy(road, weight, cost, avoid)
+        hierarchy.distance(0, 0)  # load the compiled kernels outside the timing
     start = time.perf_counter()
-    route = ch.shortest_path(source, target)
+    best = point_route(road, hierarchy, a, b)
     query_ms = (time.perf_counter() - start) * 1e3
+    routes = [best]
+    alt_ms = 0.0
+    if alternatives > 1 and not best.direct:
+        from solvers.paths.alternatives import AlternativeParameters, AlternativeRouter
+
+        router = AlternativeRouter(hierarchy, AlternativeParameters(k=alternatives))
+        start = time.perf_counter()
+        found = router.alternatives(best.route.source, best.route.target)
+        alt_ms = (time.perf_counter() - start) * 1e3
+        routes += [point_route(road, hierarchy, a, b, r) for r in found.routes[1:]]
     summary: dict[str, Any] = {
-        "network": road.name, "from_node": road.graph.node_ids[source].item(),
-        "to_node": road.graph.node_ids[target].item(), "weight": weight, "cost": route.cost,
-        "length_m": route.length_m, "travel_time_s": route.travel_time_s, "edges": route.n_edges,
-        "query_ms": query_ms, "hierarchy_from_cache": ch.from_cache,
+        "network": road.name, "from_edge": best.first_edge, "from_fraction": round(best.first_fraction, 4),
+        "from_snap_m": round(a.distance_m, 1), "to_edge": best.last_edge,
+        "to_fraction": round(best.last_fraction, 4), "to_snap_m": round(b.distance_m, 1),
+        "weight": cost or weight, "avoid": ",".join(avoid or []) or "-", "cost": best.cost,
+        "length_m": best.route.length_m, "travel_time_s": best.route.travel_time_s, "edges": best.route.n_edges,
+        "query_ms": query_ms,
     }
+    if alternatives > 1:
+        summary["routes"] = len(routes)
+        summary["alternatives_ms"] = alt_ms
+        summary["route_costs"] = ", ".join(f"{r.cost:.1f}" for r in routes)
     if geojson is not None:
-        geojson.write_text(json.dumps(route.to_geojson(road, {"weight": weight, "cost": route.cost})))
+        features = [r.to_geojson(road, {"rank": i}) for i, r in enumerate(routes)]
+        doc = features[0] if alternatives == 1 else {"type": "FeatureCollection", "features": features}
+        geojson.write_text(json.dumps(doc))
         summary["geojson"] = str(geojson)
     print_summary("Route", summary, as_json)
 
@@ -137,19 +191,21 @@ def matrix_command(
     network: NetworkArg,
     points: Annotated[Path, typer.Argument(help="CSV of points: lat,lon columns (header optional).")],
     weight: WeightOpt = "travel_time",
+    cost: CostOpt = None,
+    avoid: AvoidOpt = None,
     simplify: SimplifyOpt = False,
     out: Annotated[Path | None, typer.Option(help="Write the matrix as CSV here (default: standard output).")] = None,
 ) -> None:
-    """Travel-time (or distance) matrix between every pair of points, by CH buckets."""
+    """Travel-time (or distance, or personalised cost) matrix between every pair of points (each
+    snapped to its nearest node), by CH buckets."""
     import time
 
     from planner.graph.spatial import SpatialIndex
-    from solvers.paths.ch import load_or_build
 
     pts = read_points_csv(points)
     road = _network(network, simplify)
     nodes, _ = SpatialIndex(road).nearest_nodes(pts)
-    ch = load_or_build(road.graph, weight)
+    ch = routing_hierarchy(road, weight, cost, avoid)
     ch.distance_matrix(nodes[:1])  # load the compiled kernels outside the timing
     start = time.perf_counter()
     table = ch.distance_matrix(nodes)
@@ -174,10 +230,13 @@ def bench_paths_command(
     simplify: SimplifyOpt = False,
     matrix_sizes: Annotated[str, typer.Option(help="Comma-separated square matrix sizes.")] = "100,1000",
     rebuild: Annotated[bool, typer.Option(help="Contract again instead of using the cache.")] = False,
+    alt_pairs: Annotated[int, typer.Option(help="OD pairs for our alternative routes (0: skip alternatives).")] = 1000,
+    alt_baseline_pairs: Annotated[int, typer.Option(help="OD pairs for the penalty-loop and via-node "
+                                                         "baselines.")] = 200,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the records here.")] = None,
 ) -> None:
     """Contraction-hierarchy queries and matrices against scipy, networkx and rustworkx."""
-    from planner.bench.paths import bench_paths
+    from planner.bench.paths import bench_alternatives, bench_paths
     from planner.bench.records import write_records
 
     if pairs < 1 or baseline_pairs < 0:
@@ -190,6 +249,9 @@ def bench_paths_command(
     with console.status("benchmarking…") as status:
         records = bench_paths(road, pairs=pairs, baseline_pairs=baseline_pairs, seed=seed, weight=weight,
                               matrix_sizes=sizes, rebuild=rebuild, progress=status.update)
+        if alt_pairs > 0:
+            records += bench_alternatives(road, pairs=alt_pairs, baseline_pairs=min(alt_baseline_pairs, alt_pairs),
+                                          seed=seed, weight=weight, progress=status.update)
     keys = ("p50_ms", "p99_ms", "preprocess_s", "mismatches", "pairs")
     rows = []
     ch_p50 = next(r.metrics["p50_ms"] for r in records if r.family == "paths" and r.solver == "ch")
@@ -213,6 +275,12 @@ def bench_paths_command(
     print_rows("Matrices", [{"solver": r.solver, "size": r.metrics["size"], "wall_ms": r.metrics["wall_ms"],
                              "mismatches": r.metrics.get("mismatches", r.metrics.get("mismatches_sampled"))}
                             for r in records if r.family == "matrix"])
+    alt_keys = ("success_2_pct", "success_3_pct", "valid_pct", "p50_ms", "cpu_p50_ms", "p90_ms", "mean_stretch",
+                "mean_sharing", "mean_jaccard", "mean_iterations", "pairs")
+    alt_rows = [{"method": r.solver, "baseline": r.baseline, **{k: r.metrics[k] for k in alt_keys}}
+                for r in records if r.family == "alternatives"]
+    if alt_rows:
+        print_rows(f"Alternatives (k=3, stretch <= 1.25, sharing <= 0.75, T = 25 %) on {road.name}", alt_rows)
     if json_out is not None:
         write_records(json_out, records)
         console.print(f"wrote {len(records)} records to {json_out}")

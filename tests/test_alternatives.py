@@ -1,0 +1,123 @@
+"""Alternative routes: every returned route is a real path that meets the three criteria, checked
+independently with scipy's Dijkstra (stretch against the exact optimum, sharing from edge sets,
+and T-local optimality by brute force over every sub-path of cost up to T) on random pairs of
+Monaco and Heidelberg; baselines and errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.sparse import csgraph
+
+from datasets.osm import read_osm
+from planner.errors import InfeasibleError, ValidationError
+from planner.graph import Graph
+from solvers.paths.alternatives import AlternativeParameters, AlternativeRouter
+from solvers.paths.cch import CustomizableHierarchy
+from solvers.paths.ch import ContractionHierarchy
+from solvers.paths.dijkstra import DijkstraRouter, csgraph_matrix
+from solvers.paths.link_costs import LinkCostModel
+from tests.conftest import requires_data
+
+PARAMS = AlternativeParameters()
+
+
+def check_routes(graph: Graph, costs: np.ndarray, routes, source: int, target: int, params=PARAMS) -> None:
+    """Assert the criteria of every route independently of the code under test."""
+    matrix = csgraph_matrix(graph.with_edge_attrs(_c=costs), "_c")
+    optimum = csgraph.dijkstra(matrix, indices=source)[target]
+    earlier: list[np.ndarray] = []
+    for k, route in enumerate(routes):
+        edges = np.asarray(route.edges)
+        nodes = np.asarray(route.nodes)
+        assert nodes[0] == source and nodes[-1] == target
+        assert np.array_equal(graph.tails[edges], nodes[:-1]) and np.array_equal(graph.indices[edges], nodes[1:])
+        assert np.unique(nodes).size == nodes.size  # simple path
+        cost = float(costs[edges].sum())
+        assert cost == pytest.approx(route.cost, rel=1e-9)
+        assert cost <= params.max_stretch * optimum * (1 + 1e-9)  # stretch
+        if k == 0:
+            assert cost == pytest.approx(optimum, rel=1e-9)
+        else:
+            shared = np.isin(edges, np.concatenate(earlier))
+            assert costs[edges[shared]].sum() <= params.max_sharing * cost + 1e-9  # sharing
+            assert tuple(edges) not in {tuple(e) for e in earlier}
+        earlier.append(edges)
+        # T-local optimality, brute force: every sub-path of cost <= T is a shortest path
+        window = params.local_optimality * cost
+        prefix = np.concatenate([[0.0], np.cumsum(costs[edges])])
+        dist = csgraph.dijkstra(matrix, indices=nodes[:-1], limit=window * (1 + 1e-6) + 1e-9)
+        for i in range(nodes.size - 1):
+            j_end = int(np.searchsorted(prefix, prefix[i] + window * (1 + 1e-12), side="right"))
+            for j in range(i + 1, j_end):
+                assert prefix[j] - prefix[i] <= dist[i, nodes[j]] * (1 + 1e-9) + 1e-9, (k, i, j)
+
+
+def _pairs(graph: Graph, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pairs = rng.integers(0, graph.n_nodes, size=(3 * n, 2))
+    return pairs[pairs[:, 0] != pairs[:, 1]][:n]
+
+
+@requires_data("osm", "monaco.drive.osm.bz2")
+def test_alternatives_meet_the_criteria_on_monaco() -> None:
+    graph = read_osm("monaco", simplify=False).graph
+    ch = ContractionHierarchy.build(graph)
+    router = AlternativeRouter(ch)
+    costs = graph.edge_attr("travel_time").astype(float)
+    found = 0
+    for s, t in _pairs(graph, 15, seed=1):
+        res = router.alternatives(int(s), int(t))
+        check_routes(graph, costs, res.routes, int(s), int(t))
+        assert np.all(res.locally_optimal) and np.all(res.stretch <= 1.25 + 1e-9)
+        assert np.all(res.sharing <= 0.75)
+        found += len(res) - 1
+        via = router.via_node(int(s), int(t))
+        check_routes(graph, costs, via.routes, int(s), int(t))
+    assert found > 0  # the search does find alternatives
+
+
+@pytest.mark.slow
+@requires_data("osm", "heidelberg.drive.osm.bz2")
+def test_alternatives_meet_the_criteria_on_heidelberg_personal_costs() -> None:
+    road = read_osm("heidelberg", simplify=False)
+    graph = road.graph
+    costs = LinkCostModel.from_request("mix", ["motorway"]).costs(road)
+    hierarchy = CustomizableHierarchy.build(graph).customize(costs)
+    router = AlternativeRouter(hierarchy)
+    found = 0
+    for s, t in _pairs(graph, 8, seed=2):
+        res = router.alternatives(int(s), int(t))
+        check_routes(graph, costs, res.routes, int(s), int(t))
+        found += len(res) - 1
+    assert found > 0
+
+
+def test_plain_penalty_loop_and_errors() -> None:
+    # a ladder: two parallel roads 0-1-2-3 and 4-5-6-7 with rungs; alternatives exist
+    tails, heads, w = [], [], []
+    for a, b, c in [(0, 1, 1), (1, 2, 1), (2, 3, 1), (4, 5, 1.1), (5, 6, 1.1), (6, 7, 1.1), (0, 4, 0.2), (3, 7, 0.2),
+                    (7, 3, 0.2), (4, 0, 0.2)]:
+        tails += [a, b]
+        heads += [b, a]
+        w += [c, c]
+    tails.append(8)  # node 8 can leave but nothing reaches it
+    heads.append(0)
+    w.append(1.0)
+    graph = Graph.from_edges(9, tails, heads, {"travel_time": w})
+    ch = ContractionHierarchy.build(graph)
+    plain = AlternativeRouter(ch, AlternativeParameters.plain(k=2)).alternatives(0, 3)
+    assert len(plain) == 2 and plain.routes[0].cost == pytest.approx(3.0)
+    assert plain.routes[1].cost == pytest.approx(0.2 + 3.3 + 0.2)
+    assert plain.method == "penalty-loop"
+    best = AlternativeRouter(ch).alternatives(0, 3)
+    check_routes(graph, graph.edge_attr("travel_time"), best.routes, 0, 3)
+    with pytest.raises(InfeasibleError, match="no path"):
+        AlternativeRouter(ch).alternatives(0, 8)
+    with pytest.raises(ValidationError, match="source"):
+        AlternativeRouter(ch).alternatives(-1, 3)
+    with pytest.raises(ValidationError, match="max_stretch"):
+        AlternativeParameters(max_stretch=0.9)
+    assert math.isfinite(DijkstraRouter(graph).one_to_many(0, [3])[0])
