@@ -7,6 +7,8 @@
 - a TNTP folder or ``*_net.tntp`` file -> user-equilibrium traffic assignment;
 - a generator spec ``gen:cvrp:n=100,seed=1,distribution=clustered`` or ``gen:vrptw:n=200``
   -> a synthetic instance (no data needed);
+- a road spec ``road:heidelberg:n=100,seed=1[,tw=0]`` -> a VRPTW (CVRP) instance on a real road
+  network (:mod:`datasets.generators.road_vrp`);
 - a bare name found in the data directory (``X-n101-k25``, ``C101``, ``SiouxFalls``).
 """
 
@@ -116,6 +118,12 @@ def load_problem(source: str | Path) -> LoadedProblem:
     text = str(source)
     if text.startswith("gen:"):
         return _generated(text)
+    if text.startswith("road:"):
+        from datasets.generators.road_vrp import road_instance
+
+        instance = road_instance(text)
+        kind = ProblemKind.VRPTW if instance.has_time_windows else ProblemKind.CVRP
+        return LoadedProblem(kind, instance, instance.name, text)
     path = Path(text).expanduser()
     if not path.exists():
         found = _find_by_name(text) if "/" not in text else None
