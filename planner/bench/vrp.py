@@ -9,6 +9,8 @@ Suites (fixed in code, chosen by rule, never by results):
 - ``solomon``: the first instance of each class, C101 C201 R101 R201 RC101 RC201.
 - ``gh400``: the first instance of the three type-1 classes of Gehring-Homberger 400,
   C1_4_1 R1_4_1 RC1_4_1.
+- ``road-small``, ``road-medium``: asymmetric VRPTW instances on real road networks
+  (:mod:`datasets.generators.road_vrp`); they have no best-known values, so no gaps.
 
 Gaps are to the best-known values of ``vrp/bks.csv``. Wall time is measured around the solver
 call, after a warm-up that compiles the GA's kernels (compilation is a one-off per machine, cached
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datasets.detect import load_problem
+from datasets.generators.road_vrp import ROAD_SUITES
 from datasets.location import data_dir, data_path
 from datasets.vrplib import best_known, read_instance
 from planner.bench.records import BenchRecord
@@ -34,7 +38,7 @@ from planner.registry import get_solver
 from planner.vrp import VrpInstance, check_feasibility
 
 #: Suite name -> (data folder, how to choose the instances).
-SUITES = ("x-small", "x-medium", "x-large", "solomon", "gh400")
+SUITES = ("x-small", "x-medium", "x-large", "solomon", "gh400", *ROAD_SUITES)
 _X_RANGES = {"x-small": (100, 200, 10), "x-medium": (300, 500, 6), "x-large": (800, 10**9, 3)}
 _SOLOMON = ("C101", "C201", "R101", "R201", "RC101", "RC201")
 _GH400 = ("C1_4_1", "R1_4_1", "RC1_4_1")
@@ -62,6 +66,8 @@ def suite_instances(suite: str) -> list[tuple[str, str]]:
                        if low <= n <= high and (folder / f"{name}.vrp").is_file())
         ranks = sorted({round(float(x)) for x in np.linspace(0, len(names) - 1, min(count, len(names)))})
         return [(names[k][1], str(folder / f"{names[k][1]}.vrp")) for k in ranks]
+    if suite in ROAD_SUITES:
+        return [(spec, spec) for spec in ROAD_SUITES[suite]]
     if suite == "solomon":
         folder = data_path("vrp", "vrptw", "Solomon")
         return [(name, str(folder / f"{name}.vrp")) for name in _SOLOMON]
@@ -118,7 +124,7 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
     runs: list[VrpRun] = []
     records: list[BenchRecord] = []
     for name, path in suite_instances(suite):
-        instance = read_instance(path)
+        instance = read_instance(path) if suite not in ROAD_SUITES else load_problem(path).problem
         for limit in time_limits:
             for seed in range(1, seeds + 1):
                 for solver in solvers:
