@@ -64,7 +64,9 @@ def warm_up() -> None:
     for tw in (None, np.array([[0, 100], [0, 50], [0, 50], [0, 50], [0, 50]], dtype=float)):
         inst = VrpInstance("warm-up", demands=np.array([0, 1, 1, 1, 1]), capacity=2, coords=coords,
                            time_windows=tw)
-        _run(inst, Budget(max_iterations=3), GaParams(initial_size=3), StoppingCriterion(), [np.arange(1, 5)])
+        # with and without a time limit: the bounded local search is compiled for both
+        for budget in (Budget(max_iterations=3), Budget(max_iterations=3, time_limit=60.0)):
+            _run(inst, budget, GaParams(initial_size=3), StoppingCriterion(), [np.arange(1, 5)])
 
 
 def _fit_fleet(routes: list[np.ndarray], fleet: int, arrays: ProblemArrays) -> list[np.ndarray]:
