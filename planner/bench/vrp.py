@@ -121,6 +121,10 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
     for name in solvers:
         get_solver(name)
     warm_up()
+    if {"policy", "earli"} & set(solvers):
+        from solvers.vrp.policy import warm_up as warm_up_policy
+
+        warm_up_policy()  # torch and the checkpoint load before any clock starts
     runs: list[VrpRun] = []
     records: list[BenchRecord] = []
     for name, path in suite_instances(suite):

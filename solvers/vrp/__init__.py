@@ -3,6 +3,7 @@
 from planner.registry import ProblemKind, register
 from solvers.vrp.ga import solve_ga
 from solvers.vrp.ortools_solver import solve_ortools
+from solvers.vrp.policy import solve_earli, solve_policy  # noqa: F401  (registers policy, earli)
 from solvers.vrp.pyvrp_solver import solve_pyvrp
 from solvers.vrp.savings import solve_savings
 
