@@ -92,8 +92,9 @@ def test_minimal_split_theorem1_anchor(anchor):
 
 @pytest.mark.parametrize("r,s", [(3, 4), (6, 4), (5, 8), (8, 8), (12, 8)])
 def test_minimal_split_equal_flows_one_leaf(r, s):
-    # leaf0 sends r equal flows to distinct hosts of leaf1: Theorem 1 pieces, loads r/s per uplink
-    fabric = leaf_spine(s, 2, max(r, 1))
+    # leaf0 sends r equal flows to distinct hosts of leaf1 over uplinks that are the bottleneck
+    # (fast host links): Theorem 1 pieces, loads r/s per uplink
+    fabric = leaf_spine(s, 2, max(r, 1), host_link_gbps=1000.0, uplink_gbps=100.0)
     hosts = fabric.hosts
     wl = Workload(hosts[:r], hosts[fabric.hosts.size // 2:][:r], np.full(r, 100.0))
     problem = FlowRoutingProblem(fabric.graph, wl)
@@ -141,3 +142,68 @@ def test_what_if_spine_uplink_failure_moves_flows():
     with pytest.raises(ValidationError):
         minimal_split(FlowRoutingProblem(fail_links(fabric.graph, [("leaf0", "spine0")]), problem.workload),
                       Budget())
+
+
+def test_theorem1_bound_unequal_flows_by_hand():
+    from solvers.flows.splitting import theorem1_bound
+
+    # equal flows: s / gcd(r, s)
+    assert theorem1_bound(np.full(6, 100.0), 4).tolist() == [2] * 6
+    assert theorem1_bound(np.full(3, 100.0), 4).tolist() == [4] * 3
+    # 200, 200, 100, 100 = 6 units of 100 over 4 spines: a unit in 4/gcd(6,4) = 2 pieces,
+    # a 2-unit flow in 4 pieces, never more than the 4 spines
+    assert theorem1_bound(np.array([200.0, 200.0, 100.0, 100.0]), 4).tolist() == [4, 4, 2, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_leaf_spine_pair_lp_equals_arc_lp(seed):
+    # the pair form (two-hop paths only) against the arc form over all paths of the graph
+    fabric = leaf_spine(4, 5, 3)
+    rng = np.random.default_rng(seed)
+    hosts = fabric.hosts
+    src = rng.choice(hosts, 25)
+    dst = rng.choice(hosts, 25)
+    keep = src != dst
+    problem = FlowRoutingProblem(fabric.graph, Workload(src[keep], dst[keep], rng.uniform(10, 150, keep.sum())))
+    pair = min_congestion_lp(problem, formulation="leaf-spine")
+    arc = min_congestion_lp(problem, formulation="arc")
+    assert pair.formulation == "leaf-spine" and arc.formulation == "arc"
+    assert pair.optimum == pytest.approx(arc.optimum, rel=1e-8)
+    for sol in (pair, arc):
+        _valid(problem, solve_lp(problem, Budget()))
+        assert (sol.loads / problem.capacity).max() == pytest.approx(sol.optimum, rel=1e-8)
+
+
+def test_bridges_carry_fixed_loads_path_graph():
+    # a path a - b - c - d (every link a bridge, capacities 10, 20, 5): loads are forced
+    from planner.graph.csr import Graph
+    from solvers.flows.reduction import reduce_problem
+
+    t = np.array([0, 1, 1, 2, 2, 3])
+    h = np.array([1, 0, 2, 1, 3, 2])
+    cap = np.array([10.0, 10.0, 20.0, 20.0, 5.0, 5.0])
+    g = Graph.from_edges(4, t, h, {"capacity": cap}, node_ids=np.array(["a", "b", "c", "d"]))
+    wl = Workload.from_node_ids(g, [("a", "d"), ("d", "b"), ("b", "c")], [4.0, 2.0, 6.0])
+    problem = FlowRoutingProblem(g, wl)
+    red = reduce_problem(problem)
+    assert red.is_bridge.all() and red.blocks == []
+    expected = {("a", "b"): 4.0, ("b", "c"): 10.0, ("c", "d"): 4.0, ("d", "c"): 2.0, ("c", "b"): 2.0}
+    for e in range(g.n_edges):
+        key = (g.node_ids[g.tails[e]], g.node_ids[g.indices[e]])
+        assert red.fixed_loads[e] == pytest.approx(expected.get(key, 0.0))
+    # max utilisation: c -> d carries 4 of 5
+    assert min_congestion_lp(problem).optimum == pytest.approx(0.8)
+    _valid(problem, solve_lp(problem, Budget()))
+
+
+@pytest.mark.parametrize("workload", ["ring", "permutation", "all-to-all"])
+def test_minimal_split_bench_cases_within_theorem1(workload):
+    from planner.bench.fabric import make_workload
+
+    fabric = leaf_spine(8, 8, 6)
+    for seed in range(3):
+        problem = FlowRoutingProblem(fabric.graph, make_workload(fabric, workload, seed))
+        a = _valid(problem, minimal_split(problem, Budget()))
+        assert a.max_congestion == pytest.approx(min_congestion_lp(problem).optimum, abs=1e-9)
+        bound = a.stats["theorem1_pieces"]
+        assert np.all(a.pieces_per_flow <= bound) and a.stats["within_theorem1"]

@@ -57,3 +57,41 @@ def test_bad_epsilon():
     problem = FlowRoutingProblem(fabric.graph, Workload(fabric.hosts[:1], fabric.hosts[1:], [1.0]))
     with pytest.raises(ValidationError, match="epsilon"):
         solve_mwu(problem, Budget(), epsilon=0.0)
+
+
+def test_compiled_phase_matches_reference():
+    import numpy as np
+
+    from solvers.flows.mwu import _phase, reference_phase
+
+    fabric = leaf_spine(3, 4, 2)
+    g = fabric.graph
+    rng = np.random.default_rng(7)
+    cap = rng.uniform(50, 150, g.n_edges)
+    length = rng.uniform(0.5, 1.5, g.n_edges) / cap  # random lengths: no ties
+    src = np.array([4, 6], dtype=np.int64)
+    dem_ptr = np.array([0, 2, 3], dtype=np.int64)
+    dem_dst = np.array([5, 9, 3], dtype=np.int64)
+    dem_val = np.array([80.0, 120.0, 60.0])
+    x_ref, l_ref = reference_phase(g.indptr, g.indices, g.tails, cap, length, src, dem_ptr, dem_dst, dem_val,
+                                   2.0, 0.3)
+    x = np.zeros(g.n_edges)
+    xk = np.zeros((2, g.n_edges))
+    l_new = length.copy()
+    _phase(g.indptr.astype(np.int64), g.indices.astype(np.int64), g.tails.astype(np.int64), cap, l_new, src,
+           dem_ptr, dem_dst, dem_val, 2.0, 0.3, x, xk)
+    np.testing.assert_allclose(x, x_ref, rtol=1e-12)
+    np.testing.assert_allclose(l_new, l_ref, rtol=1e-12)
+    np.testing.assert_allclose(xk.sum(axis=0), x, rtol=1e-12)
+    assert x.sum() > 0 and (x > cap).any()  # steps capped at one capacity per link were needed
+
+
+@pytest.mark.parametrize("name", ["Abilene", pytest.param("Cogentco", marks=pytest.mark.slow)])
+def test_certified_gap_reached(name):
+    from solvers.flows.mwu import mwu_min_congestion
+
+    topo = _zoo(name)
+    problem = FlowRoutingProblem(topo.graph, gravity_demands(topo, 100.0, seed=1))
+    sol = mwu_min_congestion(problem, 0.01)
+    assert sol.certified and sol.primal <= 1.01 * sol.dual * (1 + 1e-12)
+    assert sol.primal == pytest.approx(float((sol.loads / problem.capacity).max()))

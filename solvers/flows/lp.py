@@ -1,30 +1,40 @@
 """The exact minimum-maximum-utilisation multicommodity flow, as a linear program solved by
 OR-Tools (GLOP simplex or PDLP first-order).
 
-Formulation (edge form, commodities aggregated by source node)::
+Two formulations, both exact:
 
-    minimise U
-    s.t.  sum_out f[k, e] - sum_in f[k, e] = b_k(v)         for every commodity k, node v
-          sum_k f[k, e] + fixed_e <= U * capacity_e         for every edge e
-          f >= 0
+* **General (arc form)**, for any network: the problem is first split along its bridges
+  (:mod:`solvers.flows.reduction`: bridge loads are fixed, every 2-edge-connected block is
+  independent), then every block is the LP::
 
-where commodity ``k`` is everything leaving one source node, ``b_k(source) = total``,
-``b_k(t) = -demand(source, t)``. Two exact reductions keep it small:
+      minimise U
+      s.t.  sum_out f[k, e] - sum_in f[k, e] = b_k(v)     for every commodity k, node v
+            sum_k f[k, e] <= U * capacity_e               for every edge e
+            f >= 0
 
-* stub nodes (a node whose only neighbour is one other node, e.g. a host on its leaf) can only
-  send and receive over their one link, so that link's load is fixed in advance (``fixed_e``)
-  and the demand is moved to the neighbour; no commodity may route through a stub;
-* commodities are aggregated by source or by destination, whichever gives fewer.
+  with commodities aggregated by source node (or by destination, whichever gives fewer). The
+  optimum is the largest of the blocks' optima and the bridges' fixed utilisations.
+* **Leaf-spine (pair form)**, for complete leaf-spine fabrics from
+  :func:`~planner.graph.fabric.leaf_spine`: every cross-leaf path is leaf -> spine -> leaf, so
+  the LP is over ``y[a, b, j]`` (traffic of leaf pair ``(a, b)`` through spine ``j``)::
 
-The optimum is exact for the LP; :func:`solve_lp` also decomposes every commodity's edge flow
-into paths so that the result is a :class:`~planner.flows.FlowAssignment` like every other
-policy's.
+      minimise U
+      s.t.  sum_j y[a, b, j] = D[a, b]
+            sum_b y[a, b, j] <= U * up_capacity[a, j],   sum_a y[a, b, j] <= U * down_capacity[j, b]
+
+  with host links fixed. Longer (leaf-spine-leaf-spine-leaf) routes cannot lower the optimum
+  there: every leaf's uplinks and downlinks have one rate, so the cut bounds of the leaves are
+  attained by two-hop routes (checked against the arc form in the tests). Its size is
+  ``pairs x spines`` instead of ``leaves x edges``.
+
+:func:`solve_lp` decomposes the optimum into paths, a :class:`~planner.flows.FlowAssignment`
+like every other policy's.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,94 +44,199 @@ from planner.budget import Budget
 from planner.errors import InfeasibleError, ValidationError
 from planner.flows import FlowAssignment, FlowRoutingProblem
 from planner.registry import ProblemKind, register
+from solvers.flows.reduction import Block, Reduction, assemble_paths, check_connected, decompose_block, reduce_problem
 
 Backend = Literal["glop", "pdlp"]
 BACKENDS: tuple[str, ...] = ("glop", "pdlp")
-#: Flow below this (relative to the largest demand) is treated as zero in the decomposition.
-_FLOW_TOL = 1e-9
+Formulation = Literal["auto", "arc", "leaf-spine"]
+
+#: Kept for callers of the old name.
+_check_connected = check_connected
+
+
+@dataclass(frozen=True, eq=False)
+class BlockLp:
+    """The arc-form LP optimum of one block."""
+
+    block: Block
+    optimum: float
+    commodity_nodes: np.ndarray
+    commodity_flow: np.ndarray
+    by: str
 
 
 @dataclass(frozen=True, eq=False)
 class LpSolution:
-    """The LP's optimum and its edge flows.
+    """The LP's optimum and its flows.
 
     Parameters
     ----------
     optimum
         Minimum over all fractional routings of the maximum utilisation.
     loads
-        Load on every graph edge at the optimum (fixed stub loads included).
-    commodity_sources
-        Node of every aggregated commodity (its source, or its destination when ``by`` is
-        ``"destination"``).
-    commodity_flow
-        ``(n_commodities, n_edges)`` flow of every commodity on every edge.
-    by
-        ``"source"`` or ``"destination"``.
+        Load on every graph edge at the optimum.
+    formulation
+        ``"arc"`` or ``"leaf-spine"``.
     backend
         ``"glop"`` or ``"pdlp"``.
     wall_s
-        Seconds to build and solve.
+        Seconds to build and solve (reduction included).
     n_variables
-        Size of the LP.
+        Total size of the LP(s) solved.
+    reduction, blocks
+        Arc form: the bridge reduction and every block's optimum and commodity flows.
+    pair_flow
+        Leaf-spine form: ``(pairs, spines)`` traffic of every leaf pair through every spine,
+        with ``pairs`` the ``(a, b)`` leaf numbers.
     """
 
     optimum: float
     loads: np.ndarray
-    commodity_sources: np.ndarray
-    commodity_flow: np.ndarray
-    moved_sources: np.ndarray
-    moved_destinations: np.ndarray
-    by: str
+    formulation: str
     backend: str
     wall_s: float
     n_variables: int
+    reduction: Reduction | None = None
+    blocks: list[BlockLp] = field(default_factory=list)
+    pairs: np.ndarray | None = None
+    pair_flow: np.ndarray | None = None
 
 
-def _stubs(problem: FlowRoutingProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per node: its only neighbour (-1 if not a stub), its up edge (stub -> neighbour) and its
-    down edge (neighbour -> stub), -1 where there is none."""
-    g = problem.graph
-    n, tails, heads = g.n_nodes, g.tails, g.indices
-    out_deg = np.bincount(tails, minlength=n)
-    in_deg = np.bincount(heads, minlength=n)
-    neighbour = np.full(n, -1, dtype=np.int64)
-    up = np.full(n, -1, dtype=np.int64)
-    down = np.full(n, -1, dtype=np.int64)
-    cand = np.flatnonzero((out_deg == 1) & (in_deg == 1))
-    for v in cand:
-        e_out = int(g.indptr[v])
-        w = int(heads[e_out])
-        back = np.flatnonzero((tails == w) & (heads == v))
-        if back.size == 1 and w != v:
-            neighbour[v], up[v], down[v] = w, e_out, int(back[0])
-    # a stub whose neighbour is itself a stub (a 2-node component) keeps both as real nodes
-    both = (neighbour >= 0) & (neighbour[np.maximum(neighbour, 0)] >= 0)
-    neighbour[both], up[both], down[both] = -1, -1, -1
-    return neighbour, up, down
+def _solve_model(var_lo, var_hi, obj, A, lo, hi, backend: str, time_limit: float | None) -> np.ndarray:
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    model = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(var_lo, var_hi, obj, lo, hi, A.tocsr())
+    solver = mbh.ModelSolverHelper(backend)
+    if backend == "pdlp":
+        solver.set_solver_specific_parameters(
+            "termination_criteria { simple_optimality_criteria {"
+            " eps_optimal_relative: 1e-10 eps_optimal_absolute: 1e-10 } }")
+    if time_limit is not None:
+        solver.set_time_limit_in_seconds(max(0.01, float(time_limit)))
+    solver.solve(model)
+    if not solver.has_solution():
+        raise InfeasibleError("lp", f"{backend} found no solution ({solver.status_string() or solver.status()})")
+    return np.asarray(solver.variable_values(), dtype=np.float64)
 
 
-def _check_connected(problem: FlowRoutingProblem) -> None:
-    """Raise InfeasibleError naming the first flow whose destination is unreachable."""
-    from scipy.sparse import csgraph
+def _block_lp(block: Block, backend: str, time_limit: float | None) -> tuple[BlockLp, int]:
+    g = block.graph
+    n, me = g.n_nodes, g.n_edges
+    cap = block.capacity
+    src, dst, size = block.sources, block.destinations, block.sizes
+    by = "source" if np.unique(src).size <= np.unique(dst).size else "destination"
+    key, other = (src, dst) if by == "source" else (dst, src)
+    comm, comm_of = np.unique(key, return_inverse=True)
+    K = comm.size
+    b = np.zeros((K, n))
+    np.add.at(b, (comm_of, other), -size)
+    np.add.at(b, (comm_of, key), size)
+    if by == "destination":
+        b = -b
+    nv = K * me + 1
+    cols = np.arange(me)
+    inc = sp.csr_array((np.r_[np.ones(me), -np.ones(me)], (np.r_[g.tails, g.indices], np.r_[cols, cols])),
+                       shape=(n, me))
+    conservation = sp.hstack([sp.kron(sp.identity(K, format="csr"), inc, format="csr"),
+                              sp.csr_array((K * n, 1))], format="csr")
+    capacity_rows = sp.hstack([sp.hstack([sp.identity(me, format="csr")] * K, format="csr"),
+                               sp.csr_array(-cap.reshape(-1, 1))], format="csr")
+    A = sp.vstack([conservation, capacity_rows], format="csr")
+    rhs = b.ravel()
+    obj = np.zeros(nv)
+    obj[-1] = 1.0
+    x = _solve_model(np.zeros(nv), np.full(nv, np.inf), obj, A, np.r_[rhs, np.full(me, -np.inf)],
+                     np.r_[rhs, np.zeros(me)], backend, time_limit)
+    flow = np.maximum(x[:-1].reshape(K, me), 0.0)
+    optimum = float((flow.sum(axis=0) / cap).max(initial=0.0))
+    return BlockLp(block, max(optimum, float(x[-1])) if K else 0.0, comm, flow, by), nv
 
-    wl = problem.workload
-    if wl.n_flows == 0:
-        return
-    adj = problem.graph.to_scipy()
-    _n_comp, labels = csgraph.connected_components(adj, directed=True, connection="strong")
-    bad = np.flatnonzero(labels[wl.sources] != labels[wl.destinations])
-    if bad.size == 0:
-        return
-    # strong components differ; confirm by reachability (directed graphs need not be symmetric)
-    for i in bad:
-        reach = csgraph.breadth_first_order(adj, int(wl.sources[i]), directed=True, return_predecessors=False)
-        if not np.isin(wl.destinations[i], reach):
-            raise InfeasibleError(f"flows[{int(i)}]", f"{problem.flow_label(int(i))} disconnected (no path)")
+
+def _arc_lp(problem: FlowRoutingProblem, backend: str, time_limit: float | None) -> LpSolution:
+    started = time.perf_counter()
+    red = reduce_problem(problem)
+    cap = problem.capacity
+    loads = red.fixed_loads.copy()
+    blocks, nv = [], 0
+    for block in red.blocks:
+        left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if left is not None and left <= 0:
+            raise InfeasibleError("lp", f"time limit ({time_limit} s) reached before every block was solved")
+        res, size = _block_lp(block, backend, left)
+        blocks.append(res)
+        nv += size
+        np.add.at(loads, block.edges, res.commodity_flow.sum(axis=0))
+    optimum = max([red.fixed_utilisation(cap)] + [b.optimum for b in blocks])
+    return LpSolution(optimum, loads, "arc", backend, time.perf_counter() - started, nv, red, blocks)
+
+
+def _leaf_spine_lp(problem: FlowRoutingProblem, backend: str, time_limit: float | None) -> LpSolution:
+    from solvers.flows.splitting import leaf_spine_index
+
+    started = time.perf_counter()
+    ix = leaf_spine_index(problem)
+    wl, cap = problem.workload, problem.capacity
+    S, L = ix.spines, ix.leaves
+    m = problem.graph.n_edges
+    live = wl.sizes > 0
+    loads = np.bincount(ix.host_up[wl.sources[live]], wl.sizes[live], m)
+    loads += np.bincount(ix.host_down[wl.destinations[live]], wl.sizes[live], m)
+    a, b = ix.host_leaf[wl.sources], ix.host_leaf[wl.destinations]
+    cross = live & (a != b)
+    pair_key, inv = np.unique(a[cross] * L + b[cross], return_inverse=True)
+    demand = np.bincount(inv, wl.sizes[cross], pair_key.size)
+    P = pair_key.size
+    pa, pb = pair_key // L, pair_key % L
+    fixed_u = float((loads / cap).max(initial=0.0))
+    if P == 0:
+        return LpSolution(fixed_u, loads, "leaf-spine", backend, time.perf_counter() - started, 0,
+                          pairs=np.zeros((0, 2), dtype=np.int64), pair_flow=np.zeros((0, S)))
+    nv = P * S + 1
+    var = np.arange(P * S).reshape(P, S)
+    rows_pair = sp.csr_array((np.ones(P * S), (np.repeat(np.arange(P), S), var.ravel())), shape=(P, nv))
+    j = np.tile(np.arange(S), P)
+    up_row = np.repeat(pa, S) * S + j          # (a, j)
+    down_row = j * L + np.repeat(pb, S)        # (j, b)
+    up_cap = cap[ix.up].ravel()                # row a*S + j
+    down_cap = cap[ix.down].ravel()            # row j*L + b
+    rows_up = sp.csr_array((np.r_[np.ones(P * S), -up_cap], (np.r_[up_row, np.arange(L * S)],
+                                                              np.r_[var.ravel(), np.full(L * S, nv - 1)])),
+                           shape=(L * S, nv))
+    rows_down = sp.csr_array((np.r_[np.ones(P * S), -down_cap], (np.r_[down_row, np.arange(S * L)],
+                                                                  np.r_[var.ravel(), np.full(S * L, nv - 1)])),
+                             shape=(S * L, nv))
+    A = sp.vstack([rows_pair, rows_up, rows_down], format="csr")
+    lo = np.r_[demand, np.full(2 * L * S, -np.inf)]
+    hi = np.r_[demand, np.zeros(2 * L * S)]
+    obj = np.zeros(nv)
+    obj[-1] = 1.0
+    var_lo = np.zeros(nv)
+    var_lo[-1] = fixed_u
+    x = _solve_model(var_lo, np.full(nv, np.inf), obj, A, lo, hi, backend, time_limit)
+    y = np.maximum(x[:-1].reshape(P, S), 0.0)
+    y *= (demand / np.maximum(y.sum(axis=1), 1e-300))[:, None]  # exact row sums
+    np.add.at(loads, ix.up[pa[:, None], np.arange(S)[None, :]].ravel(), y.ravel())
+    np.add.at(loads, ix.down[np.arange(S)[None, :], pb[:, None]].ravel(), y.ravel())
+    optimum = max(fixed_u, float((loads / cap).max(initial=0.0)))
+    return LpSolution(optimum, loads, "leaf-spine", backend, time.perf_counter() - started, nv,
+                      pairs=np.stack([pa, pb], axis=1), pair_flow=y)
+
+
+def _is_complete_leaf_spine(problem: FlowRoutingProblem) -> bool:
+    from solvers.flows.splitting import leaf_spine_index
+
+    if problem.graph.metadata.get("fabric") != "leaf-spine":
+        return False
+    try:
+        leaf_spine_index(problem)
+    except ValidationError:
+        return False
+    return True
 
 
 def min_congestion_lp(problem: FlowRoutingProblem, backend: Backend = "glop",
-                      time_limit: float | None = None) -> LpSolution:
+                      time_limit: float | None = None, formulation: Formulation = "auto") -> LpSolution:
     """Solve the min-max-utilisation multicommodity LP.
 
     Parameters
@@ -130,182 +245,66 @@ def min_congestion_lp(problem: FlowRoutingProblem, backend: Backend = "glop",
         Flows and capacitated graph.
     backend
         ``"glop"`` (dual simplex, exact vertex) or ``"pdlp"`` (first-order, for large LPs;
-        solved to relative tolerance 1e-8).
+        solved to relative tolerance 1e-10).
     time_limit
         Seconds for the solver, or ``None``.
+    formulation
+        ``"leaf-spine"`` (pair form, complete leaf-spine fabrics with host-to-host flows),
+        ``"arc"`` (any network) or ``"auto"`` (pair form where it applies).
 
     Raises
     ------
     ValidationError
-        Unknown ``backend``.
+        Unknown ``backend`` or ``formulation``, or ``"leaf-spine"`` on another network.
     InfeasibleError
         ``flows[i]: a -> b disconnected`` for a flow without a path, or the solver failing.
     """
-    import time
-
-    from ortools.linear_solver.python import model_builder_helper as mbh
-
     if backend not in BACKENDS:
         raise ValidationError("backend", f"unknown LP backend {backend!r} (known: {', '.join(BACKENDS)})")
-    started = time.perf_counter()
-    _check_connected(problem)
-    g, wl = problem.graph, problem.workload
-    n, m = g.n_nodes, g.n_edges
-    cap = problem.capacity
-    tails, heads = g.tails, g.indices
-    neighbour, up, down = _stubs(problem)
-    src, dst, size = wl.sources.copy(), wl.destinations.copy(), wl.sizes
-    fixed = np.zeros(m)
-    s_stub = neighbour[src] >= 0
-    np.add.at(fixed, up[src[s_stub]], size[s_stub])
-    src[s_stub] = neighbour[src[s_stub]]
-    d_stub = neighbour[dst] >= 0
-    np.add.at(fixed, down[dst[d_stub]], size[d_stub])
-    dst[d_stub] = neighbour[dst[d_stub]]
-    live = (src != dst) & (size > 0)
-    stub_edge = np.zeros(m, dtype=bool)
-    stub_edge[up[up >= 0]] = True
-    stub_edge[down[down >= 0]] = True
-    lp_edges = np.flatnonzero(~stub_edge)
-    me = lp_edges.size
-    by = "source" if np.unique(src[live]).size <= np.unique(dst[live]).size else "destination"
-    key = src[live] if by == "source" else dst[live]
-    other = dst[live] if by == "source" else src[live]
-    comm, comm_of = np.unique(key, return_inverse=True)
-    K = comm.size
-    # supplies: b[k, v]
-    b = np.zeros((K, n))
-    np.add.at(b, (comm_of, other), -size[live])
-    np.add.at(b, (comm_of, key), size[live])
-    if by == "destination":
-        b = -b
-    u_lb = float((fixed / cap).max(initial=0.0))
-    nv = K * me + 1
-    # incidence of the LP edges (node x edge): +1 at tail, -1 at head
-    et, eh = tails[lp_edges], heads[lp_edges]
-    cols = np.arange(me)
-    inc = sp.csr_array((np.r_[np.ones(me), -np.ones(me)], (np.r_[et, eh], np.r_[cols, cols])), shape=(n, me))
-    conservation = sp.kron(sp.identity(K, format="csr"), inc, format="csr")
-    conservation = sp.hstack([conservation, sp.csr_array((K * n, 1))], format="csr")
-    capacity_rows = sp.hstack(
-        [sp.hstack([sp.identity(me, format="csr")] * K, format="csr") if K else sp.csr_array((me, 0)),
-         sp.csr_array(-cap[lp_edges].reshape(-1, 1))], format="csr")
-    A = sp.vstack([conservation, capacity_rows], format="csr")
-    rhs_eq = b.ravel()
-    lo = np.r_[rhs_eq, np.full(me, -np.inf)]
-    hi = np.r_[rhs_eq, -fixed[lp_edges]]
-    obj = np.zeros(nv)
-    obj[-1] = 1.0
-    var_lo = np.zeros(nv)
-    var_lo[-1] = u_lb
-    var_hi = np.full(nv, np.inf)
-    model = mbh.ModelBuilderHelper()
-    model.fill_model_from_sparse_data(var_lo, var_hi, obj, lo, hi, A.tocsr())
-    solver = mbh.ModelSolverHelper(backend)
-    if backend == "pdlp":
-        solver.set_solver_specific_parameters(
-            "termination_criteria { simple_optimality_criteria {"
-            " eps_optimal_relative: 1e-8 eps_optimal_absolute: 1e-8 } }")
-    if time_limit is not None:
-        solver.set_time_limit_in_seconds(float(time_limit))
-    solver.solve(model)
-    if not solver.has_solution():
-        raise InfeasibleError("lp", f"{backend} found no solution ({solver.status_string() or solver.status()})")
-    x = np.asarray(solver.variable_values(), dtype=np.float64)
-    optimum = max(float(x[-1]), u_lb)
-    flow = np.zeros((K, m))
-    flow[:, lp_edges] = np.maximum(x[:-1].reshape(K, me), 0.0)
-    loads = flow.sum(axis=0) + fixed
-    return LpSolution(optimum, loads, comm, flow, src, dst, by, backend, time.perf_counter() - started, nv)
-
-
-def _bfs_path(indptr: np.ndarray, heads: np.ndarray, flow: np.ndarray, s: int, t: int,
-              tol: float) -> list[int] | None:
-    """Edge indices of a fewest-hop s -> t path over edges carrying more than ``tol``."""
-    pred = {s: -1}
-    queue = deque([s])
-    while queue:
-        u = queue.popleft()
-        if u == t:
-            break
-        for e in range(indptr[u], indptr[u + 1]):
-            v = int(heads[e])
-            if flow[e] > tol and v not in pred:
-                pred[v] = e
-                queue.append(v)
-    if t not in pred:
-        return None
-    path, v = [], t
-    while v != s:
-        e = pred[v]
-        path.append(e)
-        v = int(_tail_of(indptr, e))
-    return path[::-1]
-
-
-def _tail_of(indptr: np.ndarray, e: int) -> int:
-    return int(np.searchsorted(indptr, e, side="right") - 1)
+    if formulation not in ("auto", "arc", "leaf-spine"):
+        raise ValidationError("formulation", f"unknown formulation {formulation!r} (known: auto, arc, leaf-spine)")
+    if formulation == "leaf-spine" or (formulation == "auto" and _is_complete_leaf_spine(problem)):
+        return _leaf_spine_lp(problem, backend, time_limit)
+    return _arc_lp(problem, backend, time_limit)
 
 
 def decompose(problem: FlowRoutingProblem, solution: LpSolution, *, solver: str = "lp") -> FlowAssignment:
-    """Paths and fractions of every flow from the LP's commodity edge flows.
+    """Paths and fractions of every flow from the LP's flows.
 
-    Each aggregated commodity's flow is peeled into paths (fewest hops over edges still carrying
-    flow, bottleneck amount) towards each of its sinks; every original flow between the same
-    (moved) pair gets the same split. Cycles in the LP solution are dropped, so loads can only
-    fall; the maximum congestion stays the optimum.
+    Arc form: every block's commodity flows are peeled into paths (fewest hops over edges still
+    carrying flow, bottleneck amount) for each induced demand, and joined across bridges;
+    cycles in the LP solution are dropped, so loads can only fall. Leaf-spine form: every flow
+    of a leaf pair is split over the spines in the pair's proportions.
     """
-    g, wl = problem.graph, problem.workload
-    neighbour, up, down = _stubs(problem)
-    indptr, heads = g.indptr, g.indices
-    src, dst = solution.moved_sources, solution.moved_destinations
-    tol = _FLOW_TOL * max(1.0, float(wl.sizes.max(initial=0.0)))
-    comm_index = {int(c): k for k, c in enumerate(solution.commodity_sources)}
-    pair_split: dict[tuple[int, int], tuple[list[list[int]], list[float]]] = {}
-    pair_total: dict[tuple[int, int], float] = {}
-    for i in range(wl.n_flows):
-        if src[i] != dst[i] and wl.sizes[i] > 0:
-            pair_total[(int(src[i]), int(dst[i]))] = pair_total.get((int(src[i]), int(dst[i])), 0.0) + wl.sizes[i]
-    residual = solution.commodity_flow.copy()
-    for (a, z), total in pair_total.items():
-        k = comm_index[a if solution.by == "source" else z]
-        f = residual[k]
-        paths, amounts, left = [], [], total
-        while left > tol:
-            p = _bfs_path(indptr, heads, f, a, z, tol)
-            if p is None:
-                break
-            amount = min(left, float(f[p].min()))
-            f[p] -= amount
-            paths.append(p)
-            amounts.append(amount)
-            left -= amount
-        if not paths:
-            raise InfeasibleError(f"pair[{g.node_ids[a]}->{g.node_ids[z]}]", "LP flow carries nothing for it")
-        amounts_arr = np.asarray(amounts)
-        pair_split[(a, z)] = (paths, (amounts_arr / amounts_arr.sum()).tolist())
-    paths_out: list[list[np.ndarray]] = []
-    fracs_out: list[list[float]] = []
-    for i in range(wl.n_flows):
-        s0, d0 = int(wl.sources[i]), int(wl.destinations[i])
-        head = [int(up[s0])] if neighbour[s0] >= 0 else []
-        tail = [int(down[d0])] if neighbour[d0] >= 0 else []
-        a, z = int(src[i]), int(dst[i])
-        if a == z:
-            paths_out.append([np.asarray(head + tail, dtype=np.int64)])
-            fracs_out.append([1.0])
-            continue
-        if (a, z) not in pair_split:  # a zero-size flow: any path
-            p = _bfs_path(indptr, heads, np.ones(g.n_edges), a, z, 0.5) or []
-            paths_out.append([np.asarray(head + p + tail, dtype=np.int64)])
-            fracs_out.append([1.0])
-            continue
-        plist, flist = pair_split[(a, z)]
-        paths_out.append([np.asarray(head + p + tail, dtype=np.int64) for p in plist])
-        fracs_out.append(list(flist))
-    return FlowAssignment.from_paths(problem, paths_out, fracs_out, solver=solver,
-                                     stats={"lp_optimum": solution.optimum, "backend": solution.backend,
-                                            "lp_wall_s": solution.wall_s, "n_variables": solution.n_variables})
+    stats = {"lp_optimum": solution.optimum, "backend": solution.backend, "lp_wall_s": solution.wall_s,
+             "n_variables": solution.n_variables, "formulation": solution.formulation}
+    if solution.formulation == "leaf-spine":
+        from solvers.flows.splitting import leaf_spine_index, route_over_spines
+
+        ix = leaf_spine_index(problem)
+        wl = problem.workload
+        a, b = ix.host_leaf[wl.sources], ix.host_leaf[wl.destinations]
+        L = ix.leaves
+        share = {}
+        for (pa, pb), row in zip(solution.pairs.tolist(), solution.pair_flow, strict=True):
+            total = row.sum()
+            share[pa * L + pb] = row / total if total > 0 else np.full(row.size, 1.0 / row.size)
+        spine_lists, frac_lists = [], []
+        for i in range(wl.n_flows):
+            if a[i] == b[i]:
+                spine_lists.append(np.zeros(0, dtype=np.int64))
+                frac_lists.append(np.zeros(0))
+                continue
+            row = share.get(int(a[i] * L + b[i]), np.full(ix.spines, 1.0 / ix.spines))
+            used = np.flatnonzero(row > 1e-12)
+            spine_lists.append(used)
+            frac_lists.append(row[used] / row[used].sum())
+        pieces = np.array([max(1, s.size) for s in spine_lists], dtype=np.int64)
+        return route_over_spines(problem, ix, spine_lists, frac_lists, pieces, solver, stats)
+    splits: dict = {}
+    for blk in solution.blocks:
+        splits.update(decompose_block(blk.block, blk.commodity_nodes, blk.commodity_flow, blk.by))
+    return assemble_paths(problem, solution.reduction, splits, solver=solver, stats=stats)
 
 
 def solve_lp(problem: FlowRoutingProblem, budget: Budget, backend: Backend = "glop") -> FlowAssignment:
