@@ -33,6 +33,8 @@ class ProblemKind(StrEnum):
     FABRIC_ROUTING = "fabric-routing"
     TRAFFIC_ENGINEERING = "traffic-engineering"
     MOTION_PLANNING = "motion-planning"
+    NETWORK_DESIGN = "network-design"
+    DEMAND_ROUTING = "demand-routing"
 
 
 SolveFunction = Callable[[Any, Budget], Any]
