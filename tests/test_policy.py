@@ -19,6 +19,7 @@ from solvers.vrp.policy import PolicyParams, solve_earli, solve_policy, warm_up
 from solvers.vrp.policy.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
 from solvers.vrp.policy.decoder import default_starts, rollout
 from solvers.vrp.policy.features import instance_arrays
+from solvers.vrp.policy.greedy_kernel import greedy_rollout
 from solvers.vrp.policy.inference import decode
 from solvers.vrp.policy.model import PolicyConfig, PolicyModel
 from solvers.vrp.policy.train import TrainConfig, train
@@ -87,6 +88,28 @@ def test_every_decoded_solution_is_feasible(model, make, sample):
         report = check_feasibility(instance, VrpSolution(routes, float(out.cost[0, k])))
         assert report.feasible or _fleet_only(report), str(report)
         assert report.objective == pytest.approx(solution_cost(instance, routes))
+
+
+@pytest.mark.parametrize("make", INSTANCES)
+def test_compiled_greedy_decoding_equals_the_torch_decoder(model, make):
+    """The numba kernel chooses the same nodes as ``rollout`` (both in float64) and its solutions
+    are feasible with their costs recomputed."""
+    instance = make()
+    n = instance.n_clients
+    arrays = instance_arrays(instance, TINY.knn)
+    model.decoder.double()
+    p = 9
+    starts = default_starts(n, 1, p)
+    with torch.inference_mode():
+        emb = model.encode([arrays]).double()
+        reference = rollout(model, [arrays], p, starts=starts, emb=emb, with_log_prob=False)
+    fast = greedy_rollout(model, arrays, starts[0].numpy(), emb=emb)
+    assert torch.equal(fast.actions, reference.actions)
+    np.testing.assert_allclose(fast.cost.numpy(), reference.cost.numpy(), rtol=1e-12)
+    for k in range(p):
+        report = check_feasibility(instance, VrpSolution(fast.routes(0, k), float(fast.cost[0, k])))
+        assert report.feasible or _fleet_only(report), str(report)
+        assert report.objective == pytest.approx(solution_cost(instance, fast.routes(0, k)))
 
 
 def test_batch_of_instances_is_decoded_feasibly(model):

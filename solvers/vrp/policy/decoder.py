@@ -57,31 +57,42 @@ class AttentionDecoder(nn.Module):
         self.project_out = nn.Linear(embed_dim, embed_dim, bias=False)
 
     def precompute(self, emb: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Per-instance keys and values, computed once per batch: ``(graph, gk, gv, lk)``.
+        """Per-instance tensors, computed once per batch: ``(compat_node, compat_step, gv, lk)``.
 
-        The keys are returned transposed and already divided by the square root of their width.
+        The glimpse query is linear in the graph embedding, the current node's embedding and the
+        two step features, so its compatibility with every node splits into a part per current
+        node, ``compat_node`` ``(B, H, n+1, n+1)``, and a part per step feature, ``compat_step``
+        ``(B, H, 2, n+1)``, both scaled by the square root of the head width. A decoding step
+        then gathers a row instead of multiplying the query by all keys. ``lk`` holds the
+        logit keys, transposed and divided by the square root of their width.
         """
         b, m, d = emb.shape
         h = self.n_heads
+        width = d // h
         graph = self.project_graph(emb.mean(dim=1))
         gk, gv, lk = self.project_node(emb).chunk(3, dim=-1)
-        gk = gk.view(b, m, h, d // h).permute(0, 2, 3, 1) / math.sqrt(d // h)
-        gv = gv.view(b, m, h, d // h).transpose(1, 2)
+        gk = gk.view(b, m, h, width).permute(0, 2, 3, 1) / math.sqrt(width)
+        gv = gv.view(b, m, h, width).transpose(1, 2)
         lk = lk.transpose(-1, -2) / math.sqrt(d)
-        return graph, gk.contiguous(), gv.contiguous(), lk.contiguous()
+        node_query = graph.unsqueeze(1) + emb @ self.project_step.weight[:, :d].T
+        compat_node = node_query.view(b, m, h, width).transpose(1, 2) @ gk
+        step_query = self.project_step.weight[:, d:].T.reshape(STEP_FEATURES, h, width).transpose(0, 1)
+        compat_step = step_query.unsqueeze(0) @ gk
+        return compat_node.contiguous(), compat_step.contiguous(), gv.contiguous(), lk.contiguous()
 
     def forward(self, cache: tuple[torch.Tensor, ...], emb: torch.Tensor, current: torch.Tensor,
                 step: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, P, n+1)``; ``-inf`` where ``mask`` (True = allowed) forbids."""
-        graph, gk, gv, lk = cache
+        compat_node, compat_step, gv, lk = cache
         b, p = current.shape
         d = emb.shape[-1]
-        h = self.n_heads
-        last = emb.gather(1, current.unsqueeze(-1).expand(b, p, d))
-        q = graph.unsqueeze(1) + self.project_step(torch.cat((last, step), dim=-1))
-        qh = q.view(b, p, h, d // h).transpose(1, 2)
+        h, m = compat_node.shape[1], compat_node.shape[-1]
+        offsets = torch.arange(0, b * h * m, m, device=current.device).view(b, h, 1)
+        rows = compat_node.view(b * h * m, m).index_select(0, (offsets + current.view(b, 1, p)).view(-1))
+        rows = rows.view(b, h, p, m)
+        compat = rows + step.unsqueeze(1) @ compat_step
         forbidden = ~mask
-        compat = (qh @ gk).masked_fill_(forbidden.unsqueeze(1), float("-inf"))
+        compat = compat.masked_fill_(forbidden.unsqueeze(1), float("-inf"))
         glimpse = torch.softmax(compat, dim=-1) @ gv
         glimpse = self.project_out(glimpse.transpose(1, 2).reshape(b, p, d))
         logits = self.tanh_clip * torch.tanh(glimpse @ lk)

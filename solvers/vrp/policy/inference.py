@@ -3,7 +3,9 @@ deadline, and polish them with the GA's compiled local search.
 
 Decoding encodes the instance once and then decodes chunks of multi-start solutions (each chunk
 from distinct first clients, greedily or by sampling) until the wanted number is reached or the
-deadline passes; the first chunk is always decoded, so there is always a solution.
+deadline passes; the first chunk is always decoded, so there is always a solution. Greedy
+decoding runs in the compiled kernel of :mod:`~solvers.vrp.policy.greedy_kernel`, sampling in
+torch.
 
 Decoding runs with a fixed number of torch threads (default one), restored afterwards: its
 operations are small and many, and several threads only add synchronisation (on a loaded
@@ -34,6 +36,7 @@ from solvers.vrp.ga.problem_arrays import ProblemArrays, problem_arrays
 from solvers.vrp.policy.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, load_checkpoint
 from solvers.vrp.policy.decoder import rollout
 from solvers.vrp.policy.features import instance_arrays
+from solvers.vrp.policy.greedy_kernel import greedy_rollout
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,11 @@ def decode(instance: VrpInstance, checkpoint: Checkpoint, n_solutions: int, *, s
         while done < n_solutions and (done == 0 or time.perf_counter() < deadline):
             p = min(chunk, n_solutions - done)
             starts = order[(torch.arange(done, done + p) % n)].view(1, p)
-            out = rollout(model, [arrays], p, starts=starts, sample=sample, temperature=temperature,
-                          generator=gen, emb=emb, with_log_prob=False)
+            if sample:
+                out = rollout(model, [arrays], p, starts=starts, sample=True, temperature=temperature,
+                              generator=gen, emb=emb, with_log_prob=False)
+            else:
+                out = greedy_rollout(model, arrays, starts[0].numpy(), emb=emb)
             for k in range(p):
                 routes.append(out.routes(0, k))
                 costs.append(float(out.cost[0, k]))
