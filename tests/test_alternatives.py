@@ -5,6 +5,7 @@ Monaco and Heidelberg; baselines and errors."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -45,14 +46,21 @@ def check_routes(graph: Graph, costs: np.ndarray, routes, source: int, target: i
             assert costs[edges[shared]].sum() <= params.max_sharing * cost + 1e-9  # sharing
             assert tuple(edges) not in {tuple(e) for e in earlier}
         earlier.append(edges)
-        # T-local optimality, brute force: every sub-path of cost <= T is a shortest path
-        window = params.local_optimality * cost
-        prefix = np.concatenate([[0.0], np.cumsum(costs[edges])])
-        dist = csgraph.dijkstra(matrix, indices=nodes[:-1], limit=window * (1 + 1e-6) + 1e-9)
-        for i in range(nodes.size - 1):
-            j_end = int(np.searchsorted(prefix, prefix[i] + window * (1 + 1e-12), side="right"))
-            for j in range(i + 1, j_end):
-                assert prefix[j] - prefix[i] <= dist[i, nodes[j]] * (1 + 1e-9) + 1e-9, (k, i, j)
+        assert brute_force_locally_optimal(matrix, costs, nodes, edges, params.local_optimality), k
+
+
+def brute_force_locally_optimal(matrix, costs: np.ndarray, nodes: np.ndarray, edges: np.ndarray,
+                                fraction: float) -> bool:
+    """T-local optimality by brute force: every sub-path of cost <= T is a shortest path."""
+    window = fraction * float(costs[edges].sum())
+    prefix = np.concatenate([[0.0], np.cumsum(costs[edges])])
+    dist = csgraph.dijkstra(matrix, indices=nodes[:-1], limit=window * (1 + 1e-6) + 1e-9)
+    for i in range(nodes.size - 1):
+        j_end = int(np.searchsorted(prefix, prefix[i] + window * (1 + 1e-12), side="right"))
+        for j in range(i + 1, j_end):
+            if prefix[j] - prefix[i] > dist[i, nodes[j]] * (1 + 1e-9) + 1e-9:
+                return False
+    return True
 
 
 def _pairs(graph: Graph, n: int, seed: int) -> np.ndarray:
@@ -121,3 +129,53 @@ def test_plain_penalty_loop_and_errors() -> None:
     with pytest.raises(ValidationError, match="max_stretch"):
         AlternativeParameters(max_stretch=0.9)
     assert math.isfinite(DijkstraRouter(graph).one_to_many(0, [3])[0])
+
+
+@requires_data("osm", "monaco.drive.osm.bz2")
+def test_corridor_distances_and_exact_local_optimality_on_monaco() -> None:
+    graph = read_osm("monaco", simplify=False).graph
+    costs = graph.edge_attr("travel_time").astype(float)
+    matrix = csgraph_matrix(graph, "travel_time")
+    router = AlternativeRouter(ContractionHierarchy.build(graph))
+    rng = np.random.default_rng(5)
+    verdicts = set()
+    for s, t in _pairs(graph, 6, seed=3):
+        s, t = int(s), int(t)
+        d_s = csgraph.dijkstra(matrix, indices=s)
+        d_t = csgraph.dijkstra(matrix.T.tocsr(), indices=t)
+        # the pruned double sweep: exactly the corridor, with exact distances on it
+        nodes, d_from, d_to, optimum = router._corridor(s, t, 1.25)
+        assert optimum == pytest.approx(d_s[t], rel=1e-12)
+        score = d_s + d_t
+        assert set(np.flatnonzero(score <= 1.25 * optimum * (1 - 1e-9)).tolist()) <= set(nodes.tolist())
+        assert np.all(score[nodes] <= 1.25 * optimum * (1 + 1e-9))
+        np.testing.assert_allclose(d_from[nodes], d_s[nodes], rtol=1e-12)
+        np.testing.assert_allclose(d_to[nodes], d_t[nodes], rtol=1e-12)
+        assert np.all(np.isinf(np.delete(d_from, nodes)))
+        # the exact T-test agrees with brute force on via routes s -> v -> t through the corridor
+        _, pred = csgraph.dijkstra(matrix, indices=s, return_predecessors=True)
+        _, pred_t = csgraph.dijkstra(matrix.T.tocsr(), indices=t, return_predecessors=True)
+        for v in rng.choice(nodes, size=min(12, nodes.size), replace=False).tolist():
+            up = [v]
+            while up[-1] != s:
+                up.append(int(pred[up[-1]]))
+            down = [v]
+            while down[-1] != t:
+                down.append(int(pred_t[down[-1]]))
+            route_nodes = np.asarray(up[::-1] + down[1:], dtype=np.int64)
+            if np.unique(route_nodes).size != route_nodes.size or route_nodes.size < 2:
+                continue
+            edges = np.asarray([_cheapest_edge(graph, costs, a, b) for a, b in itertools.pairwise(route_nodes)])
+            for fraction in (0.1, 0.25, 0.5):
+                want = brute_force_locally_optimal(matrix, costs, route_nodes, edges, fraction)
+                got = router.criteria.locally_optimal(route_nodes, edges, fraction, d_s, d_t)
+                plain = router.criteria.locally_optimal(route_nodes, edges, fraction)
+                assert got == want == plain, (s, t, v, fraction)
+                verdicts.add(want)
+    assert verdicts == {True, False}  # both outcomes were exercised
+
+
+def _cheapest_edge(graph: Graph, costs: np.ndarray, a: int, b: int) -> int:
+    edges = np.arange(graph.indptr[a], graph.indptr[a + 1])
+    edges = edges[graph.indices[edges] == b]
+    return int(edges[np.argmin(costs[edges])])

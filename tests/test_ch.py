@@ -150,14 +150,28 @@ def test_ch_matches_dijkstra_on_random_graphs(graph: Graph, settle_limit: int) -
     # customizable CH on a random order, customised with reversed-looking costs
     order = np.random.default_rng(graph.n_edges).permutation(graph.n_nodes)
     costs = graph.edge_attr("w")[::-1].copy()
-    custom = CustomizableHierarchy(graph, order, "w").customize(costs)
-    want = DijkstraRouter(graph.with_edge_attrs(c=costs), "c").distance_matrix(nodes)
+    topology = CustomizableHierarchy(graph, order, "w")
+    custom = topology.customize(costs)
+    want_c = DijkstraRouter(graph.with_edge_attrs(c=costs), "c").distance_matrix(nodes)
+    got = np.array([[custom.distance(int(s), int(t)) for t in nodes] for s in nodes])
+    np.testing.assert_allclose(got, want_c, rtol=1e-9, atol=1e-12)
+    for s in nodes[:5]:
+        for t in nodes:
+            if math.isfinite(want_c[s, t]):
+                assert custom.shortest_path(int(s), int(t)).cost == pytest.approx(want_c[s, t], rel=1e-9, abs=1e-12)
+    # in place: the same object now answers for the graph's own costs, routes included
+    assert topology.customize(into=custom) is custom
     got = np.array([[custom.distance(int(s), int(t)) for t in nodes] for s in nodes])
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(custom.distance_matrix(nodes), want, rtol=1e-9, atol=1e-12)
     for s in nodes[:5]:
         for t in nodes:
             if math.isfinite(want[s, t]):
-                assert custom.shortest_path(int(s), int(t)).cost == pytest.approx(want[s, t], rel=1e-9, abs=1e-12)
+                route = custom.shortest_path(int(s), int(t))
+                assert route.cost == pytest.approx(want[s, t], rel=1e-9, abs=1e-12)
+                assert route.cost == pytest.approx(float(graph.edge_attr("w")[route.edges].sum()), rel=1e-9, abs=1e-12)
+    with pytest.raises(ValidationError, match="into"):
+        CustomizableHierarchy(graph, order, "w").customize(into=custom)
 
 
 def test_unreachable_pair_is_inf_and_a_clear_error() -> None:

@@ -8,7 +8,9 @@ One run measures, on the same random OD pairs of one road network:
 * ``scipy`` — ``scipy.sparse.csgraph.dijkstra`` single-source per pair (the exactness oracle:
   every CH cost is compared with it, ``mismatches``);
 * ``cch`` — customizable CH on a nested dissection order: topology time (``preprocess_s``), time to
-  apply a new cost vector (``reweight_s``) and queries on those new costs (checked on a sample);
+  apply a new cost vector into fresh arrays (``reweight_s``) and in place into an earlier
+  customisation (``reweight_inplace_s``, median of 5; CPU times beside), and queries on those new
+  costs (checked on a sample, the in-place result too);
 * ``networkx`` — ``networkx.bidirectional_dijkstra`` on the first ``baseline_pairs`` pairs;
 * ``rustworkx`` — ``digraph_dijkstra_shortest_path_lengths`` with a goal, when installed.
 
@@ -166,8 +168,21 @@ def bench_paths(network: RoadNetwork, *, pairs: int = 1000, baseline_pairs: int 
     topology_s = time.perf_counter() - t0
     cch.customize()  # first customisation (compiles the kernel)
     t0 = time.perf_counter()
+    c0 = time.thread_time()
     custom = cch.customize(new_weights)
     customize_s = time.perf_counter() - t0
+    customize_cpu_s = time.thread_time() - c0
+    # in place (the frequent-update path): median of 5 cost vectors, the last one the benchmark's
+    scratch = cch.customize()
+    inplace, inplace_cpu = [], []
+    for r in range(5):
+        w_r = new_weights if r == 4 else graph.edge_attr(weight) * np.random.default_rng(seed + 2 + r).uniform(
+            0.8, 1.5, graph.n_edges)
+        t0 = time.perf_counter()
+        c0 = time.thread_time()
+        cch.customize(w_r, into=scratch)
+        inplace_cpu.append(time.thread_time() - c0)
+        inplace.append(time.perf_counter() - t0)
     got_c = np.empty(pairs)
     times = []
     for i, (s, t) in enumerate(od):
@@ -176,11 +191,15 @@ def bench_paths(network: RoadNetwork, *, pairs: int = 1000, baseline_pairs: int 
         times.append(time.perf_counter() - t0)
     p50, p99 = _percentiles(times)
     check_c = np.array([want_rw.one_to_many(int(s), [int(t)])[0] for s, t in od[:min(pairs, 100)]])
+    got_inplace = np.array([scratch.distance(int(s), int(t)) for s, t in od[:check_c.size]])
     record("paths", "cch", False, {
         "p50_ms": p50, "p99_ms": p99, "preprocess_s": topology_s, "mismatches": _mismatches(got_c[:check_c.size],
                                                                                             check_c),
-        "pairs": pairs, "checked_pairs": int(check_c.size), "reweight_s": customize_s, "edges": cch.n_edges,
-        "metric": "travel_time x U(0.8, 1.5) noise",
+        "pairs": pairs, "checked_pairs": int(check_c.size), "reweight_s": customize_s,
+        "reweight_cpu_s": customize_cpu_s, "reweight_inplace_s": float(np.median(inplace)),
+        "reweight_inplace_cpu_s": float(np.median(inplace_cpu)),
+        "reweight_inplace_mismatches": _mismatches(got_inplace, check_c), "edges": cch.n_edges,
+        "triangles": cch.n_triangles, "load_avg_1m": os.getloadavg()[0], "metric": "travel_time x U(0.8, 1.5) noise",
     })
 
     sub = od[:min(baseline_pairs, pairs)]

@@ -1,5 +1,5 @@
-"""Numba kernels of the alternative-route search: PHAST sweeps, the corridor sub-network and the
-penalised A* search on it.
+"""Numba kernels of the alternative-route search: PHAST sweeps (full, and pruned to the corridor),
+the corridor sub-network with its shortest-path trees and plateaus, and the penalised A* search.
 
 Internal to :mod:`solvers.paths.alternatives`. Hierarchy arrays are in rank space, in the
 layout of :class:`~solvers.paths.ch.ContractionHierarchy` (``f``: upward arcs at their tail,
@@ -201,3 +201,233 @@ def local_edges(edges: np.ndarray, local_of: np.ndarray, tails: np.ndarray, ptr:
                 out[i] = k
                 break
     return out
+
+
+@njit(cache=True)
+def plateaus(head: np.ndarray, pred: np.ndarray, succ: np.ndarray, d_from: np.ndarray, d_to: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal plateaus: chains of edges that lie on both shortest-path trees of
+    :func:`corridor_graph` (``succ[u] == k`` and ``pred[v] == k``). Returns first node, last
+    node, plateau cost and the cost of the via route through it (``d_from + d_to`` at its
+    first node)."""
+    n = pred.size
+    has_in = np.zeros(n, np.bool_)
+    count = 0
+    for u in range(n):
+        k = succ[u]
+        if k >= 0 and pred[head[k]] == k:
+            has_in[head[k]] = True
+    for u in range(n):
+        k = succ[u]
+        if k >= 0 and pred[head[k]] == k and not has_in[u]:
+            count += 1
+    first = np.empty(count, np.int64)
+    last = np.empty(count, np.int64)
+    length = np.empty(count)
+    total = np.empty(count)
+    i = 0
+    for u in range(n):
+        k = succ[u]
+        if k >= 0 and pred[head[k]] == k and not has_in[u]:
+            v = u
+            while True:
+                k = succ[v]
+                if k < 0 or pred[head[k]] != k:
+                    break
+                v = head[k]
+            first[i] = u
+            last[i] = v
+            length[i] = d_from[v] - d_from[u]
+            total[i] = d_from[u] + d_to[u]
+            i += 1
+    return first, last, length, total
+
+
+@njit(cache=True)
+def via_path(s: int, t: int, via: int, head: np.ndarray, tail: np.ndarray, pred: np.ndarray, succ: np.ndarray,
+             mark: np.ndarray) -> np.ndarray:
+    """CSR positions of the route ``s -> via`` on the tree ``pred`` then ``via -> t`` on ``succ``;
+    empty if a tree is broken or the route is not simple. ``mark`` (one flag per node, all
+    false) is left clean."""
+    hops_in = 0
+    v = via
+    ok = True
+    while v != s:
+        k = pred[v]
+        if k < 0:
+            ok = False
+            break
+        mark[v] = True
+        hops_in += 1
+        v = tail[k]
+    mark[s] = True
+    hops_out = 0
+    if ok:
+        v = via
+        while v != t:
+            k = succ[v]
+            if k < 0:
+                ok = False
+                break
+            v = head[k]
+            if mark[v]:
+                ok = False
+                break
+            hops_out += 1
+    # clean the marks
+    v = via
+    while v != s and pred[v] >= 0:
+        mark[v] = False
+        v = tail[pred[v]]
+    mark[s] = False
+    mark[via] = False
+    if not ok:
+        return np.empty(0, np.int64)
+    out = np.empty(hops_in + hops_out, np.int64)
+    v = via
+    i = hops_in - 1
+    while v != s:
+        out[i] = pred[v]
+        i -= 1
+        v = tail[pred[v]]
+    v = via
+    i = hops_in
+    while v != t:
+        out[i] = succ[v]
+        i += 1
+        v = head[succ[v]]
+    return out
+
+
+@njit(cache=True)
+def transpose_csr(ptr: np.ndarray, head: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same arcs grouped by ``head``: row pointer, the row each arc came from, weight."""
+    n = ptr.size - 1
+    t_ptr = np.zeros(n + 1, np.int64)
+    for k in range(head.size):
+        t_ptr[head[k] + 1] += 1
+    for v in range(n):
+        t_ptr[v + 1] += t_ptr[v]
+    fill = t_ptr[:-1].copy()
+    t_head = np.empty(head.size, np.int64)
+    t_w = np.empty(head.size)
+    for u in range(n):
+        for k in range(ptr[u], ptr[u + 1]):
+            p = fill[head[k]]
+            t_head[p] = u
+            t_w[p] = w[k]
+            fill[head[k]] = p + 1
+    return t_ptr, t_head, t_w
+
+
+@njit(cache=True)
+def corridor_sweep(rs: int, rt: int, stretch: float, f_ptr: np.ndarray, f_head: np.ndarray, f_w: np.ndarray,
+                   b_ptr: np.ndarray, b_head: np.ndarray, b_w: np.ndarray, down_ptr: np.ndarray,
+                   down_head: np.ndarray, down_w: np.ndarray, upin_ptr: np.ndarray, upin_head: np.ndarray,
+                   upin_w: np.ndarray, df: np.ndarray, db: np.ndarray, touched: np.ndarray, hk: np.ndarray,
+                   hn: np.ndarray, hpos: np.ndarray, space: np.ndarray, space_d: np.ndarray, node_of_rank: np.ndarray,
+                   mark: np.ndarray) -> float:
+    """Exact ``d(s, v)`` and ``d(v, t)`` (ranks ``rs``, ``rt``) for every rank ``v`` of the
+    corridor ``d(s, v) + d(v, t) <= stretch * d(s, t)``, ``inf`` elsewhere; returns ``d(s, t)``.
+
+    Both PHAST sweeps at once, pushing instead of pulling and pruned: after the two upward
+    searches (which also give ``d(s, t)``), ranks are visited in descending order; at rank
+    ``v`` both distances are final, and only a corridor node pushes them down its arcs
+    (``down_*``: downward arcs at their higher end; ``upin_*``: upward arcs at their higher
+    end, for the distances to ``t``). Exact: every node of a shortest path to or from a
+    corridor node is itself in the corridor, so the pruned nodes never carry a corridor
+    node's distance. ``mark[node_of_rank[v]]`` is set for every corridor rank ``v``.
+    """
+    n = f_ptr.size - 1
+    for v in range(n):
+        df[v] = INF
+        db[v] = INF
+    n_space, _ = _upward_space(rs, f_ptr, f_head, f_w, b_ptr, b_head, b_w, df, touched, hk, hn, hpos, space,
+                               space_d)
+    _upward_space(rt, b_ptr, b_head, b_w, f_ptr, f_head, f_w, db, touched, hk, hn, hpos, space[n_space:],
+                  space_d[n_space:])
+    best = INF
+    for i in range(n_space):
+        v = space[i]
+        d = space_d[i] + db[v]
+        if d < best:
+            best = d
+    bound = stretch * best
+    for v in range(n - 1, -1, -1):
+        f = df[v]
+        b = db[v]
+        if not f + b <= bound:
+            df[v] = INF
+            db[v] = INF
+            continue
+        mark[node_of_rank[v]] = True
+        for k in range(down_ptr[v], down_ptr[v + 1]):
+            x = down_head[k]
+            d = f + down_w[k]
+            if d < df[x]:
+                df[x] = d
+        for k in range(upin_ptr[v], upin_ptr[v + 1]):
+            x = upin_head[k]
+            d = b + upin_w[k]
+            if d < db[x]:
+                db[x] = d
+    return best
+
+
+@njit(cache=True)
+def corridor_graph(nodes: np.ndarray, rank: np.ndarray, df: np.ndarray, db: np.ndarray, indptr: np.ndarray,
+                   indices: np.ndarray, costs: np.ndarray, local: np.ndarray, s: int, t: int, rtol: float):
+    """The corridor as a compact sub-network, with its shortest-path trees, in two passes.
+
+    ``nodes``: corridor nodes (ascending); ``df``/``db``: rank-indexed distances from the sweep;
+    ``local``: node-indexed, ``-1`` everywhere on entry, set to local indices (reset it with
+    ``local[nodes] = -1``). Returns ``ptr, head, edge, base, tail`` (CSR of kept edges: local
+    head, graph edge, cost, local tail), local distances ``d_from, d_to`` and the trees
+    ``pred, succ`` of :func:`shortest_path_trees` (local ``s``/``t`` are roots).
+    """
+    size = nodes.size
+    d_from = np.empty(size)
+    d_to = np.empty(size)
+    for i in range(size):
+        local[nodes[i]] = i
+        r = rank[nodes[i]]
+        d_from[i] = df[r]
+        d_to[i] = db[r]
+    ptr = np.zeros(size + 1, np.int64)
+    count = 0
+    for i in range(size):
+        v = nodes[i]
+        for e in range(indptr[v], indptr[v + 1]):
+            if local[indices[e]] >= 0 and costs[e] < INF:
+                count += 1
+        ptr[i + 1] = count
+    head = np.empty(count, np.int64)
+    edge = np.empty(count, np.int64)
+    base = np.empty(count)
+    tail = np.empty(count, np.int64)
+    pred = np.full(size, -1, np.int64)
+    succ = np.full(size, -1, np.int64)
+    ls, lt = local[s], local[t]
+    p = 0
+    for u in range(size):
+        v_node = nodes[u]
+        fu, tu = d_from[u], d_to[u]
+        for e in range(indptr[v_node], indptr[v_node + 1]):
+            v = local[indices[e]]
+            c = costs[e]
+            if v < 0 or not c < INF:
+                continue
+            head[p] = v
+            edge[p] = e
+            base[p] = c
+            tail[p] = u
+            if pred[v] < 0 and v != ls:
+                fv = d_from[v]
+                if abs(fu + c - fv) <= rtol * fv + 1e-12 and (fu < fv or (fu == fv and u < v)):
+                    pred[v] = p
+            if succ[u] < 0 and u != lt:
+                tv = d_to[v]
+                if abs(c + tv - tu) <= rtol * tu + 1e-12 and (tv < tu or (tv == tu and v < u)):
+                    succ[u] = p
+            p += 1
+    return ptr, head, edge, base, tail, d_from, d_to, pred, succ

@@ -1,37 +1,46 @@
-"""Alternative routes by correctional boosting: Dijkstra (A*) on penalised link costs in a corridor.
+"""Alternative routes: plateau via routes and correctional boosting (Dijkstra/A* on penalised
+link costs) in a corridor, every route checked against the three criteria.
 
-The method, in the spirit of GenMRP's "correctional boosting" and of the penalty method of
-Bader et al. / Kobitzsch:
+The method, in the spirit of GenMRP's "correctional boosting", of the penalty method of
+Bader et al. / Kobitzsch and of the via-node (plateau) method of Abraham et al.:
 
-1. **Corridor** ("skeleton to capillary"). Exact distances from the source and to the target
-   for every node come from two PHAST sweeps over the contraction hierarchy (one upward search
-   and one linear sweep each). Only nodes with ``d(s, v) + d(v, t) <= max_stretch * d(s, t)``
-   can lie on a route that meets the stretch limit, so the search network is the sub-network
-   they induce (a compact CSR, built in numba).
-2. **Boosting.** Each next route is the cheapest path on the corridor under costs corrected
-   where earlier routes went: every edge of a route found so far costs ``penalty`` times its
-   base cost more (cumulative), and every other edge that leaves or joins such a route pays a
-   rejoin penalty of ``rejoin_penalty * d(s, t)`` (half at each end that touches the route),
-   which stops the search from making tiny detours. The search is A* with the exact distance
-   to the target as potential: penalties only raise costs, so it stays consistent, and the
-   search explores little more than the corridor's penalised neighbourhood of the route.
-3. **Repair.** A route that fails the local-optimality window test
-   (:meth:`RouteCriteria.failing_window`) has its first failing window replaced by the shortest
-   path between the window's ends (a CH query), any cycle this closes cut out, up to
-   ``repairs`` times. Repairs only lower the cost. (Measured on Porto: without repairs most
-   penalised routes fail local optimality; with them k = 3 succeeds about twice as often.)
-4. **Filters.** A route is accepted only if (a) its stretch is at most ``max_stretch``,
-   (b) its *sharing* — the base cost of its edges that lie on earlier accepted routes
-   (the optimum included), divided by its own base cost — is at most ``max_sharing``, and
-   (c) it is locally optimal by the window test of :meth:`RouteCriteria.locally_optimal`.
-   Every route found is penalised, accepted or not, so the loop moves on.
+1. **Corridor** ("skeleton to capillary"). Only nodes with ``d(s, v) + d(v, t) <= max_stretch *
+   d(s, t)`` can lie on a route that meets the stretch limit. Their exact distances come from
+   one pruned double PHAST sweep over the contraction hierarchy (both upward searches, then the
+   ranks in descending order, where only corridor nodes push their distances down; every node
+   of a shortest path to or from a corridor node is in the corridor, so pruning is exact).
+   The corridor becomes a compact CSR, with its shortest-path trees from ``s`` and to ``t``
+   read off the exact distances (one numba pass).
+2. **Via routes.** Edges on both trees form *plateaus*. The route along the ``s``-tree to a
+   plateau's end and along the ``t``-tree from there is a concatenation of two shortest paths
+   sharing the plateau; when the plateau costs more than ``T`` every sub-path of cost ``<= T``
+   lies on one of the two, so the route is T-locally optimal. Plateaus of cost at least
+   ``via_plateau * T`` are tried, cheapest route first (the others are checked exactly).
+3. **Boosting** (while fewer than ``k`` routes). Each next route is the cheapest path on the
+   corridor under costs corrected where earlier routes went: every edge of a route found so far
+   costs ``penalty`` times its base cost more (cumulative), and every other edge that leaves or
+   joins such a route pays a rejoin penalty of ``rejoin_penalty * d(s, t)`` (half at each end),
+   which stops tiny detours. The search is A* with the exact distance to the target as
+   potential (penalties only raise costs, so it stays consistent). A penalised route that is
+   not T-locally optimal has its first failing sub-path (cost ``<= T``) replaced by the
+   shortest path between its ends (a CH query), any cycle this closes cut out, up to
+   ``repairs`` times; repairs only lower the cost.
+4. **Filters.** A route is accepted only if it is new, (a) its stretch is at most
+   ``max_stretch``, (b) its *sharing* — the base cost of its edges that lie on earlier accepted
+   routes (the optimum included), divided by its own base cost — is at most ``max_sharing``, and
+   (c) it is T-locally optimal: :meth:`RouteCriteria.locally_optimal` is exact (every sub-path
+   of cost up to ``T`` is a shortest path), not a sufficient approximation.
+
+Measured on Porto (1,000 random pairs, k = 3): the exact T-test and sub-path repair raised
+k = 3 from 77 % to 88 %, and via routes first (then boosting) to about 91 %, at lower cost than
+boosting first (most queries then need no A* search at all).
 
 Costs are those of the hierarchy (``travel_time`` by default, or a customised cost vector):
 stretch and sharing are measured in them.
 
 Baselines for the benchmark: the same loop without corridor, rejoin penalty or filters
 (``AlternativeParameters.plain()``, a plain penalty loop), and the via-node method
-(:meth:`AlternativeRouter.via_node`, X-BDV / OSRM style).
+(:meth:`AlternativeRouter.via_node`, X-BDV / OSRM style: via nodes by ``d(s, v) + d(v, t)``).
 """
 
 from __future__ import annotations
@@ -80,6 +89,13 @@ class AlternativeParameters:
     filters
         Apply the three criteria; without them every new distinct route is returned
         (the plain penalty loop).
+    via_candidates
+        Most plateau via routes tried per query (0: boosting only). Only with ``filters``.
+    via_plateau
+        Smallest plateau of a via candidate, as a fraction of ``T`` (from 1 up, every candidate
+        is T-locally optimal by construction).
+    via_first
+        Try the via routes before boosting (else boosting first, via routes to fill up).
     """
 
     k: int = 3
@@ -92,6 +108,9 @@ class AlternativeParameters:
     repairs: int = 6
     corridor: bool = True
     filters: bool = True
+    via_candidates: int = 64
+    via_plateau: float = 0.5
+    via_first: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.k, int) and self.k >= 1):
@@ -108,6 +127,10 @@ class AlternativeParameters:
                 raise ValidationError(name, f"must be a non-negative finite number ({value!r})")
         if not (isinstance(self.repairs, int) and self.repairs >= 0):
             raise ValidationError("repairs", f"must be a non-negative integer ({self.repairs!r})")
+        if not (isinstance(self.via_candidates, int) and self.via_candidates >= 0):
+            raise ValidationError("via_candidates", f"must be a non-negative integer ({self.via_candidates!r})")
+        if not (self.via_plateau >= 0.0 and math.isfinite(self.via_plateau)):
+            raise ValidationError("via_plateau", f"must be a non-negative finite number ({self.via_plateau!r})")
         if not (isinstance(self.max_iterations, int) and self.max_iterations >= 0):
             raise ValidationError("max_iterations", f"must be a non-negative integer ({self.max_iterations!r})")
 
@@ -197,7 +220,8 @@ class RouteCriteria:
 
     def locally_optimal(self, nodes: np.ndarray, edges: np.ndarray, fraction: float,
                         from_source: np.ndarray | None = None, to_target: np.ndarray | None = None) -> bool:
-        """Whether the route passes the window test of :meth:`failing_window`."""
+        """Whether every sub-path of cost at most ``fraction * cost`` is a shortest path (exact;
+        see :meth:`failing_window`)."""
         return self.failing_window(nodes, edges, fraction, from_source, to_target) is None
 
     def failing_window(self, nodes: np.ndarray, edges: np.ndarray, fraction: float,
@@ -207,13 +231,16 @@ class RouteCriteria:
 
         Window test of T-local optimality, ``T = fraction * cost(route)``.
 
-        The exact check: with ``delta = T / 4``, for every grid point ``x = m * delta`` along the
-        route (``m = 0, 1, ...``), the window from the last node at cost ``<= x`` to the first
-        node at cost ``>= x + T + delta`` (or the route's end) must be a shortest path — its
-        cost equals the exact distance between its ends (a CH query). Every sub-path of cost at
-        most ``T`` lies inside one such window, and a sub-path of a shortest path is a shortest
-        path, so a route that passes is T-locally optimal (the test is sufficient, slightly
-        stricter than the definition). Windows inside the route's prefix that is a shortest
+        The test is exact: a route passes if and only if every sub-path of cost at most ``T``
+        is a shortest path. Fast path: with ``delta = T / 4``, for every grid point
+        ``x = m * delta`` along the route (``m = 0, 1, ...``), the window from the last node at
+        cost ``<= x`` to the first node at cost ``>= x + T + delta`` (or the route's end) is
+        compared with the exact distance between its ends (a CH query). Every sub-path of cost
+        at most ``T`` lies inside one such window, and a sub-path of a shortest path is a
+        shortest path, so a window that is a shortest path clears all of them. Only inside a
+        window that is not, the longest sub-path of cost ``<= T`` from each of its nodes is
+        checked, and the first one that is not a shortest path is returned (so a returned
+        window always has cost ``<= T``). Sub-paths inside the route's prefix that is a shortest
         path from the source (``from_source[v]``, exact distances from the source, equal to the
         prefix cost) or inside its suffix that is a shortest path to the target are certified
         without a query.
@@ -234,6 +261,9 @@ class RouteCriteria:
         if certified_prefix >= last or certified_suffix <= 0:
             return None
         window = fraction * total
+        if certified_suffix <= certified_prefix and prefix[certified_prefix] - prefix[certified_suffix] > window:
+            # a plateau longer than T: a sub-path reaching before it and after it costs more than T
+            return None
         delta = window / 4.0
         grid = np.arange(0.0, total + delta, delta) if delta > 0 else np.zeros(1)
         starts = np.searchsorted(prefix, grid, side="right") - 1
@@ -242,11 +272,29 @@ class RouteCriteria:
         for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
             if j <= previous_end or j <= certified_prefix or i >= certified_suffix or j <= i:
                 continue  # inside an earlier window, or certified by a shortest-path tree
-            want = self.hierarchy.distance(int(nodes[i]), int(nodes[j]))
-            have = prefix[j] - prefix[i]
-            if have > want * (1.0 + COST_RTOL) + 1e-9:
-                return i, j
+            if not self._is_shortest(nodes, prefix, i, j):
+                failing = self._failing_subpath(nodes, prefix, i, j, window, certified_prefix, certified_suffix)
+                if failing is not None:
+                    return failing
             previous_end = j
+        return None
+
+    def _is_shortest(self, nodes: np.ndarray, prefix: np.ndarray, i: int, j: int) -> bool:
+        want = self.hierarchy.distance(int(nodes[i]), int(nodes[j]))
+        return prefix[j] - prefix[i] <= want * (1.0 + COST_RTOL) + 1e-9
+
+    def _failing_subpath(self, nodes: np.ndarray, prefix: np.ndarray, i: int, j: int, window: float,
+                         certified_prefix: int, certified_suffix: int) -> tuple[int, int] | None:
+        """The first sub-path of cost at most ``window`` that starts in ``[i, j)`` and is not a
+        shortest path (the longest one from each start: its sub-paths are then shortest too)."""
+        ends = np.searchsorted(prefix, prefix[i:j] + window * (1.0 + 1e-12), side="right") - 1
+        previous = -1
+        for a, b in enumerate(ends.tolist(), start=i):
+            if b <= previous or b <= a or b <= certified_prefix or a >= certified_suffix:
+                continue
+            if not self._is_shortest(nodes, prefix, a, b):
+                return a, b
+            previous = b
         return None
 
     def evaluate(self, routes: list[Route] | tuple[Route, ...], optimum: float, fraction: float = 0.25,
@@ -290,8 +338,19 @@ class AlternativeRouter:
         self._dist_r = np.empty(n)
         self._touched = np.empty(n, np.int64)
         self._heap = (np.empty(n), np.empty(n, np.int64), np.full(n, -1, np.int64))
-        self._space = np.empty(n, np.int64)
-        self._space_d = np.empty(n)
+        self._space = np.empty(2 * n, np.int64)
+        self._space_d = np.empty(2 * n)
+        self._df = np.empty(n)
+        self._db = np.empty(n)
+        self._node_of_rank = np.argsort(self._rank)
+        self._mark = np.zeros(n, np.bool_)
+        self._local = np.full(n, -1, np.int64)
+        self._d_from = np.full(n, np.inf)
+        self._d_to = np.full(n, np.inf)
+        f_ptr, f_head, f_w, _ = hierarchy._f
+        b_ptr, b_head, b_w, _ = hierarchy._b
+        self._down_out = kernels.transpose_csr(b_ptr, b_head, b_w)  # downward arcs at their higher end
+        self._up_in = kernels.transpose_csr(f_ptr, f_head, f_w)  # upward arcs at their higher end
         self._dist = np.full(n, np.inf)
         self._pred = np.full(n, -1, np.int64)
         self._on_path = np.zeros(n, np.bool_)
@@ -314,6 +373,25 @@ class AlternativeRouter:
                       *self._heap, self._space, self._space_d)
         return self._dist_r[self._rank]
 
+    def _sweep(self, s: int, t: int, stretch: float) -> tuple[np.ndarray, float]:
+        """Corridor nodes (ascending) and ``d(s, t)`` by one pruned double PHAST sweep; the
+        rank-indexed distances stay in ``self._df`` / ``self._db`` (``inf`` outside)."""
+        f_ptr, f_head, f_w, _ = self.hierarchy._f
+        b_ptr, b_head, b_w, _ = self.hierarchy._b
+        optimum = kernels.corridor_sweep(int(self._rank[s]), int(self._rank[t]), stretch, f_ptr, f_head, f_w, b_ptr,
+                                         b_head, b_w, *self._down_out, *self._up_in, self._df, self._db,
+                                         self._touched, *self._heap, self._space, self._space_d, self._node_of_rank,
+                                         self._mark)
+        nodes = np.flatnonzero(self._mark)
+        self._mark[nodes] = False
+        return nodes, float(optimum)
+
+    def _corridor(self, s: int, t: int, stretch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Corridor nodes (ascending), exact distances from ``s`` and to ``t`` (node-indexed,
+        ``inf`` outside the corridor) and ``d(s, t)``."""
+        nodes, optimum = self._sweep(s, t, stretch)
+        return nodes, self._df[self._rank], self._db[self._rank], optimum
+
     # ------------------------------------------------------------------ boosting
     def alternatives(self, source: int, target: int) -> AlternativeRoutes:
         """The optimum and up to ``k - 1`` alternatives from ``source`` to ``target`` (dense
@@ -330,9 +408,8 @@ class AlternativeRouter:
         p = self.parameters
         problem = ShortestPathProblem(self.graph, source, target, self.hierarchy.weight)
         s, t = problem.source, problem.target
-        d_from = self.distances_from(s)
-        d_to = self.distances_to(t)
-        optimum = float(d_from[t])
+        stretch_bound = p.max_stretch * (1.0 + COST_RTOL) if p.corridor else math.inf
+        nodes, optimum = self._sweep(s, t, stretch_bound)
         if not math.isfinite(optimum):
             raise InfeasibleError(problem.describe_pair(),
                                   f"no path from node {node_label(self.graph, s)} to node {node_label(self.graph, t)}")
@@ -342,83 +419,137 @@ class AlternativeRouter:
         routes, stretch, sharing, local = [best], [1.0], [0.0], [True]
         if p.k == 1 or s == t:
             return self._result(routes, optimum, stretch, sharing, local, 0, 0, start)
-        if p.corridor:
-            inside = d_from + d_to <= p.max_stretch * optimum * (1.0 + COST_RTOL)
-            nodes = np.flatnonzero(inside)
-        else:
-            nodes = self._all_nodes
-        local_of = np.full(self.graph.n_nodes, -1, np.int64)
-        local_of[nodes] = np.arange(nodes.size)
-        ptr, head, edge = kernels.corridor_csr(nodes, local_of, self.graph.indptr, self.graph.indices, self.costs)
-        base = self.costs[edge]
-        cost = base.copy()
-        potential = d_to[nodes]
+        ptr, head, edge, base, tail, near_from, near_to, pred, succ = kernels.corridor_graph(
+            nodes, self._rank, self._df, self._db, self.graph.indptr, self.graph.indices, self.costs, self._local,
+            s, t, COST_RTOL)
+        d_from, d_to = self._d_from, self._d_to  # node-indexed, inf outside the corridor
+        d_from[nodes] = near_from
+        d_to[nodes] = near_to
+        try:
+            return self._search(s, t, optimum, nodes, ptr, head, edge, base, tail, near_from, near_to, pred, succ,
+                                d_from, d_to, routes, stretch, sharing, local, start)
+        finally:
+            self._local[nodes] = -1
+            d_from[nodes] = math.inf
+            d_to[nodes] = math.inf
+
+    def _search(self, s: int, t: int, optimum: float, nodes: np.ndarray, ptr: np.ndarray, head: np.ndarray,
+                edge: np.ndarray, base: np.ndarray, tail: np.ndarray, near_from: np.ndarray, near_to: np.ndarray,
+                pred: np.ndarray, succ: np.ndarray, d_from: np.ndarray, d_to: np.ndarray, routes: list[Route],
+                stretch: list[float], sharing: list[float], local: list[bool], start: float) -> AlternativeRoutes:
+        """Via candidates and boosting on the corridor; see :meth:`alternatives`."""
+        p = self.parameters
+        best = routes[0]
+        rejected = dict.fromkeys(("duplicate", "stretch", "sharing", "local_optimality"), 0)
+        accepted_edges = [best.edges]
+        seen: set[bytes] = {best.edges.tobytes()}
+
+        def consider(edges: np.ndarray, repair: bool) -> None:
+            """Return ``edges`` as the next route if it is new and passes the filters."""
+            key = edges.tobytes()
+            if key in seen:
+                rejected["duplicate"] += 1
+                return
+            seen.add(key)
+            route_nodes = np.concatenate([[s], self.graph.indices[edges]])
+            checked = False
+            if p.filters and repair and p.repairs > 0:  # repairing only lowers the cost
+                fixed = self._repaired(route_nodes, edges, d_from, d_to)
+                if fixed is None:
+                    rejected["local_optimality"] += 1
+                    return
+                if fixed.tobytes() != key:
+                    if fixed.tobytes() in seen:
+                        rejected["duplicate"] += 1
+                        return
+                    seen.add(fixed.tobytes())
+                    edges = fixed
+                    route_nodes = np.concatenate([[s], self.graph.indices[edges]])
+                checked = True
+            c = self.criteria.cost(edges)
+            st = c / optimum if optimum > 0 else 1.0
+            sh = self.criteria.sharing(edges, accepted_edges)
+            if p.filters:
+                if st > p.max_stretch * (1.0 + COST_RTOL):
+                    rejected["stretch"] += 1
+                    return
+                if sh > p.max_sharing:
+                    rejected["sharing"] += 1
+                    return
+                if not checked and not self.criteria.locally_optimal(route_nodes, edges, p.local_optimality,
+                                                                     d_from, d_to):
+                    rejected["local_optimality"] += 1
+                    return
+                lo = True
+            else:
+                lo = self.criteria.locally_optimal(route_nodes, edges, p.local_optimality, d_from, d_to)
+            route = route_from_edges(self.graph, s, edges, self.hierarchy.weight)
+            routes.append(Route(route.nodes, route.edges, c, route.weight, route.length_m, route.travel_time_s))
+            stretch.append(st)
+            sharing.append(sh)
+            local.append(lo)
+            accepted_edges.append(edges)
+
         n_local = nodes.size
+        ls, lt = int(self._local[s]), int(self._local[t])
+        iterations = 0
+        phases = ("via", "boost") if p.via_first else ("boost", "via")
+        for phase in phases:
+            if len(routes) >= p.k:
+                break
+            if phase == "via" and p.via_candidates > 0 and p.filters:
+                self._via_phase(ls, lt, head, edge, tail, near_from, near_to, pred, succ, optimum, consider,
+                                lambda: len(routes) >= p.k)
+            elif phase == "boost":
+                iterations = self._boost_phase(ls, lt, ptr, head, edge, base, near_to, optimum, accepted_edges,
+                                               consider, lambda: len(routes) >= p.k)
+        result = self._result(routes, optimum, stretch, sharing, local, iterations, n_local, start)
+        result.rejected.update(rejected)
+        return result
+
+    def _boost_phase(self, ls: int, lt: int, ptr: np.ndarray, head: np.ndarray, edge: np.ndarray, base: np.ndarray,
+                     potential: np.ndarray, optimum: float, accepted: list[np.ndarray], consider, done) -> int:
+        """Correctional boosting: penalised A* searches, every found route penalised."""
+        p = self.parameters
+        n_local = ptr.size - 1
+        cost = base.copy()
         dist, pred, touched = self._dist[:n_local], self._pred[:n_local], self._touched[:n_local]
         hk, hn, hpos = (a[:n_local] for a in self._heap)
         on_path = self._on_path[:n_local]
-        ls, lt = int(local_of[s]), int(local_of[t])
         rejoin = p.rejoin_penalty * optimum
-        accepted_edges = [best.edges]
-        seen: set[bytes] = {best.edges.tobytes()}
-        path = kernels.local_edges(best.edges, local_of, self.graph.tails, ptr, edge)
-        kernels.penalise(path, ptr, head, base, cost, on_path, p.penalty, rejoin)
+        for route_edges in accepted:
+            path = kernels.local_edges(route_edges, self._local, self.graph.tails, ptr, edge)
+            kernels.penalise(path[path >= 0], ptr, head, base, cost, on_path, p.penalty, rejoin)
         iterations = 0
-        rejected = dict.fromkeys(("duplicate", "stretch", "sharing", "local_optimality"), 0)
-        while len(routes) < p.k and iterations < p.max_iterations:
+        while not done() and iterations < p.max_iterations:
             iterations += 1
             path = kernels.astar(ls, lt, ptr, head, cost, potential, dist, pred, touched, hk, hn, hpos)
             if path.size == 0:
                 break
             kernels.penalise(path, ptr, head, base, cost, on_path, p.penalty, rejoin)
-            edges = edge[path]
-            key = edges.tobytes()
-            if key in seen:
-                rejected["duplicate"] += 1
-                continue
-            seen.add(key)
-            route = route_from_edges(self.graph, s, edges, self.hierarchy.weight)
-            c = self.criteria.cost(edges)
-            route = Route(route.nodes, route.edges, c, route.weight, route.length_m, route.travel_time_s)
-            st = c / optimum if optimum > 0 else 1.0
-            sh = self.criteria.sharing(edges, accepted_edges)
-            if p.filters:
-                if p.repairs > 0:  # repairing only lowers the cost: it can also cure the stretch
-                    edges = self._repaired(route.nodes, edges, d_from, d_to)
-                    if edges is None:
-                        rejected["local_optimality"] += 1
-                        continue
-                    if edges.tobytes() != key:
-                        if edges.tobytes() in seen:
-                            rejected["duplicate"] += 1
-                            continue
-                        seen.add(edges.tobytes())
-                        route = route_from_edges(self.graph, s, edges, self.hierarchy.weight)
-                        c = self.criteria.cost(edges)
-                        route = Route(route.nodes, route.edges, c, route.weight, route.length_m,
-                                      route.travel_time_s)
-                        st = c / optimum if optimum > 0 else 1.0
-                        sh = self.criteria.sharing(edges, accepted_edges)
-                elif not self.criteria.locally_optimal(route.nodes, edges, p.local_optimality, d_from, d_to):
-                    rejected["local_optimality"] += 1
-                    continue
-                if st > p.max_stretch * (1.0 + COST_RTOL):
-                    rejected["stretch"] += 1
-                    continue
-                if sh > p.max_sharing:
-                    rejected["sharing"] += 1
-                    continue
-                lo = True
-            else:
-                lo = self.criteria.locally_optimal(route.nodes, edges, p.local_optimality, d_from, d_to)
-            routes.append(route)
-            stretch.append(st)
-            sharing.append(sh)
-            local.append(lo)
-            accepted_edges.append(edges)
-        result = self._result(routes, optimum, stretch, sharing, local, iterations, n_local, start)
-        result.rejected.update(rejected)
-        return result
+            consider(edge[path], True)
+        return iterations
+
+    def _via_phase(self, ls: int, lt: int, head: np.ndarray, edge: np.ndarray, tail: np.ndarray,
+                   d_from: np.ndarray, d_to: np.ndarray, pred: np.ndarray, succ: np.ndarray, optimum: float,
+                   consider, done) -> None:
+        """Plateau via routes on the corridor's shortest-path trees from the source (``pred``)
+        and to the target (``succ``): every plateau (edges on both trees) of cost at least
+        ``via_plateau * T`` gives a candidate, the route along the first tree to the plateau's
+        end and along the second from there; cheapest first."""
+        p = self.parameters
+        _first, last, length, total = kernels.plateaus(head, pred, succ, d_from, d_to)
+        ok = (length >= p.via_plateau * p.local_optimality * total) & (
+            total <= p.max_stretch * optimum * (1.0 + COST_RTOL))
+        candidates = np.flatnonzero(ok)
+        candidates = candidates[np.argsort(total[candidates], kind="stable")][: p.via_candidates]
+        mark = self._on_path[: d_from.size]
+        for c in candidates.tolist():
+            if done():
+                break
+            path = kernels.via_path(ls, lt, int(last[c]), head, tail, pred, succ, mark)
+            if path.size:
+                consider(edge[path], False)
 
     def _repaired(self, nodes: np.ndarray, edges: np.ndarray, d_from: np.ndarray, d_to: np.ndarray
                   ) -> np.ndarray | None:

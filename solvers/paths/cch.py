@@ -80,10 +80,10 @@ def _count_triangles(ptr: np.ndarray, head: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _fill_triangles(ptr: np.ndarray, head: np.ndarray, tri_ptr: np.ndarray, tri_a: np.ndarray,
-                    tri_b: np.ndarray) -> None:
-    """For upward edge ``k = {x, y}``, ``tri_a``/``tri_b`` over ``tri_ptr[k]:tri_ptr[k+1]`` are the
-    edges ``{v, x}`` and ``{v, y}`` of its lower triangles, ``v`` ascending."""
+def _fill_triangles(ptr: np.ndarray, head: np.ndarray, tri_ptr: np.ndarray, tri: np.ndarray) -> None:
+    """For upward edge ``k = {x, y}``, ``tri[2 p]`` and ``tri[2 p + 1]`` for ``p`` in
+    ``tri_ptr[k]:tri_ptr[k+1]`` are the edges ``{v, x}`` and ``{v, y}`` of its lower triangles,
+    ``v`` ascending (pairs interleaved: one stream for the customisation to read)."""
     fill = tri_ptr[:-1].copy()
     n = ptr.size - 1
     for v in range(n):
@@ -95,8 +95,8 @@ def _fill_triangles(ptr: np.ndarray, head: np.ndarray, tri_ptr: np.ndarray, tri_
                 hj, hk = head[j], head[k]
                 if hj == hk:
                     p = fill[k]
-                    tri_a[p] = i
-                    tri_b[p] = j
+                    tri[2 * p] = i
+                    tri[2 * p + 1] = j
                     fill[k] = p + 1
                     j += 1
                     k += 1
@@ -107,17 +107,18 @@ def _fill_triangles(ptr: np.ndarray, head: np.ndarray, tri_ptr: np.ndarray, tri_
 
 
 @njit(cache=True)
-def _customize(slot: np.ndarray, edge_up: np.ndarray, w: np.ndarray, tri_ptr: np.ndarray, tri_a: np.ndarray,
-               tri_b: np.ndarray, arc_w: np.ndarray, child1: np.ndarray, child2: np.ndarray, orig: np.ndarray,
-               up_w: np.ndarray, down_w: np.ndarray) -> None:
+def _customize(slot: np.ndarray, edge_up: np.ndarray, w: np.ndarray, tri_ptr: np.ndarray, tri: np.ndarray,
+               arc_w: np.ndarray, child1: np.ndarray, child2: np.ndarray, orig: np.ndarray, up_w: np.ndarray,
+               down_w: np.ndarray) -> None:
     """Fill the upward/downward weights of every undirected edge for edge costs ``w``.
 
     Edges are finished in index order, which is the order of their lower endpoint: the two lower
     edges ``{v, x}``, ``{v, y}`` of a triangle of ``{x, y}`` have ``v`` below ``x`` and are final
     when ``{x, y}`` is reached. Arc ids: ``2 e`` is the upward arc of edge ``e``, ``2 e + 1`` its
     downward arc; ``arc_w``, ``child1``, ``child2`` and ``orig`` are indexed by arc id (the two
-    weights of an edge share a cache line). ``up_w``/``down_w`` receive contiguous copies for
-    the queries.
+    weights of an edge share a cache line). The triangle loop keeps only the position of the
+    best triangle per direction; the middle arcs are written once per edge. ``up_w``/``down_w``
+    receive contiguous copies for the queries.
     """
     n_arcs = arc_w.size
     for a in range(n_arcs):
@@ -133,25 +134,30 @@ def _customize(slot: np.ndarray, edge_up: np.ndarray, w: np.ndarray, tri_ptr: np
             orig[a] = g
     for k in range(n_arcs >> 1):
         uw, dw = arc_w[2 * k], arc_w[2 * k + 1]
-        uc1, uc2, dc1, dc2 = -1, -1, -1, -1
+        pu, pd = -1, -1
         for p in range(tri_ptr[k], tri_ptr[k + 1]):
-            i, j = tri_a[p], tri_b[p]  # i = {v, x}, j = {v, y}
-            wi_up, wi_down = arc_w[2 * i], arc_w[2 * i + 1]
-            wj_up, wj_down = arc_w[2 * j], arc_w[2 * j + 1]
-            via = wi_down + wj_up  # x -> v -> y
+            i2 = 2 * np.int64(tri[2 * p])  # arcs of {v, x}
+            j2 = 2 * np.int64(tri[2 * p + 1])  # arcs of {v, y}
+            via = arc_w[i2 + 1] + arc_w[j2]  # x -> v -> y
             if via < uw:
-                uw, uc1, uc2 = via, 2 * i + 1, 2 * j
-            via = wj_down + wi_up  # y -> v -> x
+                uw = via
+                pu = p
+            via = arc_w[j2 + 1] + arc_w[i2]  # y -> v -> x
             if via < dw:
-                dw, dc1, dc2 = via, 2 * j + 1, 2 * i
+                dw = via
+                pd = p
         arc_w[2 * k], arc_w[2 * k + 1] = uw, dw
         up_w[k], down_w[k] = uw, dw
-        child1[2 * k], child2[2 * k] = uc1, uc2
-        child1[2 * k + 1], child2[2 * k + 1] = dc1, dc2
-        if uc1 >= 0:
+        if pu >= 0:
+            child1[2 * k], child2[2 * k] = 2 * tri[2 * pu] + 1, 2 * tri[2 * pu + 1]
             orig[2 * k] = -1
-        if dc1 >= 0:
+        else:
+            child1[2 * k], child2[2 * k] = -1, -1
+        if pd >= 0:
+            child1[2 * k + 1], child2[2 * k + 1] = 2 * tri[2 * pd + 1] + 1, 2 * tri[2 * pd]
             orig[2 * k + 1] = -1
+        else:
+            child1[2 * k + 1], child2[2 * k + 1] = -1, -1
 
 
 @njit(cache=True, inline="always")
@@ -256,6 +262,7 @@ class CustomizedHierarchy(ContractionHierarchy):
     _down_w: np.ndarray
     _ptr: np.ndarray
     _head: np.ndarray
+    _topology: CustomizableHierarchy
 
     def distance(self, source: int, target: int) -> float:
         """Cost of the cheapest route ``source -> target`` (dense indices); ``inf`` if none."""
@@ -340,9 +347,8 @@ class CustomizableHierarchy:
         counts = _count_triangles(ptr, head)
         self._tri_ptr = np.zeros(n_e + 1, np.int64)
         np.cumsum(counts, out=self._tri_ptr[1:])
-        self._tri_a = np.empty(int(self._tri_ptr[-1]), np.int32 if n_e < 2**31 else np.int64)
-        self._tri_b = np.empty_like(self._tri_a)
-        _fill_triangles(ptr, head, self._tri_ptr, self._tri_a, self._tri_b)
+        self._tri = np.empty(2 * int(self._tri_ptr[-1]), np.int32 if n_e < 2**31 else np.int64)
+        _fill_triangles(ptr, head, self._tri_ptr, self._tri)
         self.build_s = time.perf_counter() - start
 
     @classmethod
@@ -363,7 +369,7 @@ class CustomizableHierarchy:
         from datasets.location import cache_dir
 
         h = hashlib.blake2b(digest_size=12)
-        h.update(f"cch-order-v1:{graph.n_nodes}:{graph.n_edges}".encode())
+        h.update(f"cch-order-v2:{graph.n_nodes}:{graph.n_edges}".encode())
         for arr in (graph.indptr, graph.indices, graph.coords if graph.coords is not None else np.zeros(0)):
             h.update(np.ascontiguousarray(arr).view(np.uint8))
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (graph.name or "graph"))
@@ -396,7 +402,7 @@ class CustomizableHierarchy:
     @property
     def n_triangles(self) -> int:
         """Lower triangles the customisation visits."""
-        return int(self._tri_a.size)
+        return int(self._tri.size // 2)
 
     @property
     def elimination_tree_height(self) -> int:
@@ -408,25 +414,45 @@ class CustomizableHierarchy:
                 depth[v] = depth[parent[v]] + 1
         return int(depth.max(initial=0)) + 1
 
-    def customize(self, weights: np.ndarray | None = None) -> CustomizedHierarchy:
+    def customize(self, weights: np.ndarray | None = None, *, into: CustomizedHierarchy | None = None
+                  ) -> CustomizedHierarchy:
         """An exact hierarchy for edge costs ``weights`` (default: the graph's ``weight``
         attribute); ``inf`` closes an edge.
 
         One numba pass over the precomputed lower triangles of every upward edge, in edge
         order; no Python per edge. The result answers queries on the elimination tree.
 
+        Parameters
+        ----------
+        weights
+            One non-negative cost per graph edge.
+        into
+            A hierarchy customised earlier from this topology, updated in place and returned
+            (its old costs are gone): no allocation, the way to apply frequent cost changes.
+            Objects built on it that copied its weights (an ``AlternativeRouter``) must be
+            built again.
+
         Raises
         ------
         ValidationError
-            If ``weights`` has the wrong length, or negative or NaN values.
+            If ``weights`` has the wrong length, or negative or NaN values, or ``into`` was
+            customised from another topology.
         """
         start = time.perf_counter()
         w = _validated_weights(self.graph, self.weight, weights)
+        if into is not None:
+            if getattr(into, "_topology", None) is not self:
+                raise ValidationError("into", "was not customised from this topology")
+            arcs = into.arcs
+            _customize(self._slot, self._edge_up, w, self._tri_ptr, self._tri, arcs.w, arcs.child1, arcs.child2,
+                       arcs.orig, into._up_w, into._down_w)
+            into.costs = w
+            into.preprocess_s = time.perf_counter() - start
+            return into
         n_e = self._head.size
         up_w, down_w, arc_w = np.empty(n_e), np.empty(n_e), np.empty(2 * n_e)
         child1, child2, orig = (np.empty(2 * n_e, np.int64) for _ in range(3))
-        _customize(self._slot, self._edge_up, w, self._tri_ptr, self._tri_a, self._tri_b, arc_w, child1, child2,
-                   orig, up_w, down_w)
+        _customize(self._slot, self._edge_up, w, self._tri_ptr, self._tri, arc_w, child1, child2, orig, up_w, down_w)
         hierarchy = object.__new__(CustomizedHierarchy)
         hierarchy.graph, hierarchy.weight = self.graph, self.weight
         hierarchy.arcs = ChArcs(self.rank, self._src, self._dst, arc_w, child1, child2, orig)
@@ -436,6 +462,7 @@ class CustomizableHierarchy:
         hierarchy._b = (self._ptr, self._head, down_w, self._down_arc)
         hierarchy._ptr, hierarchy._head, hierarchy._up_w, hierarchy._down_w = self._ptr, self._head, up_w, down_w
         hierarchy._parent, hierarchy._low = self._parent, self._low
+        hierarchy._topology = self
         hierarchy._allocate_state()
         hierarchy.costs = w
         hierarchy.preprocess_s = time.perf_counter() - start
@@ -445,7 +472,7 @@ class CustomizableHierarchy:
         return f"CustomizableHierarchy({self.graph.name!r}, n_nodes={self.graph.n_nodes}, edges={self.n_edges})"
 
 
-def nested_dissection_order(graph: Graph, leaf_size: int = 32, directions: int = 8, balance: float = 0.3
+def nested_dissection_order(graph: Graph, leaf_size: int = 32, directions: int = 16, balance: float = 0.3
                             ) -> np.ndarray:
     """Elimination rank of every node by recursive geometric bisection (nested dissection).
 
