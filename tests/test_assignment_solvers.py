@@ -88,6 +88,69 @@ def test_select_link_adds_up_to_the_link_flow(sioux_ue: AssignmentProblem) -> No
         paths.select_link(10_000)
 
 
+@requires_data("tntp", "Anaheim")
+def test_reported_gap_is_recomputed_from_scratch_only_when_near_the_target(monkeypatch) -> None:
+    import solvers.flows.gradient_projection as gp
+
+    problem = read_assignment_problem(tntp_folder("Anaheim"))
+    exact_calls = []
+
+    def counting_gap(p: AssignmentProblem, flows: np.ndarray) -> float:
+        exact_calls.append(flows.copy())
+        return relative_gap(p, flows)
+
+    monkeypatch.setattr(gp, "relative_gap", counting_gap)
+    result, _ = gradient_projection_paths(problem, Budget(time_limit=60), AssignmentParams(target_gap=1e-8))
+    # the solver's gap is the from-scratch gap of the flows it returns, and meets the target
+    independent = relative_gap(problem, result.flows)
+    assert result.relative_gap == pytest.approx(independent, rel=1e-9, abs=1e-16)
+    assert result.history[-1][2] == result.relative_gap <= 1e-8
+    np.testing.assert_array_equal(exact_calls[-1], result.flows)
+    # the first iteration loads one path per OD pair, so no estimate exists and no exact gap is
+    # computed there; far from the target the exact sweep is skipped too
+    assert len(exact_calls) < result.iterations - 1
+    assert result.history[0][2] == np.inf
+    # every later entry is a gap, exact or estimated
+    gaps = [h[2] for h in result.history[1:]]
+    assert all(0 <= g < 1 for g in gaps)
+
+
+@requires_data("tntp", "SiouxFalls")
+def test_stopping_on_the_iteration_limit_still_reports_the_exact_gap(sioux_ue: AssignmentProblem) -> None:
+    result, _ = gradient_projection_paths(sioux_ue, Budget(max_iterations=3), AssignmentParams(target_gap=1e-12))
+    assert result.iterations == 3
+    independent = relative_gap(sioux_ue, result.flows)
+    assert result.relative_gap == pytest.approx(independent, rel=1e-9) and independent > 1e-12
+    assert result.history[-1][2] == result.relative_gap
+
+
+def test_a_network_without_any_cost_stops_at_once_with_gap_zero() -> None:
+    from planner.assignment import Demand, TrafficNetwork
+
+    # two parallel free links between zones 1 and 2 and one back: every path costs 0
+    net = TrafficNetwork.from_links(2, [1, 1, 2], [2, 2, 1], capacity=[1.0, 1.0, 1.0],
+                                    free_flow_time=[0.0, 0.0, 0.0], bpr_b=0.0, n_zones=2)
+    problem = AssignmentProblem(net, Demand(np.array([[0.0, 5.0], [3.0, 0.0]])))
+    result, _ = gradient_projection_paths(problem, Budget(max_iterations=50), AssignmentParams(target_gap=1e-12))
+    assert result.iterations == 2 and result.relative_gap == 0.0
+    assert flow_conservation_error(problem, result.flows) <= 1e-12
+
+
+@requires_data("tntp", "Chicago-Sketch")
+@pytest.mark.slow
+def test_chicago_sketch_against_bfw_and_the_best_known_objective() -> None:
+    problem = read_assignment_problem(tntp_folder("Chicago-Sketch"))
+    result, _ = gradient_projection_paths(problem, Budget(time_limit=120), AssignmentParams(target_gap=1e-6))
+    assert relative_gap(problem, result.flows) <= 1e-6
+    best = read_tntp_link_flows(tntp_folder("Chicago-Sketch") / "ChicagoSketch_flow.tntp", problem.network)
+    best_objective = problem.objective_value(best)
+    assert result.beckmann_objective == pytest.approx(best_objective, rel=1e-7)
+    assert result.beckmann_objective >= best_objective * (1 - 1e-12)
+    bfw = frank_wolfe(problem, Budget(time_limit=120), AssignmentParams(target_gap=1e-3), "bfw")
+    assert bfw.beckmann_objective >= result.beckmann_objective
+    assert flow_conservation_error(problem, result.flows) <= 1e-6 * problem.demand.total
+
+
 @requires_data("tntp", "Braess-Example")
 def test_registered_with_parameters() -> None:
     info = get_solver("gradient-projection", ProblemKind.TRAFFIC_ASSIGNMENT)
