@@ -300,8 +300,9 @@ def via_path(s: int, t: int, via: int, head: np.ndarray, tail: np.ndarray, pred:
 
 
 @njit(cache=True)
-def transpose_csr(ptr: np.ndarray, head: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same arcs grouped by ``head``: row pointer, the row each arc came from, weight."""
+def transpose_csr(ptr: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same arcs grouped by ``head``: row pointer, the row each arc came from, and its
+    position in the original arrays (to gather weights)."""
     n = ptr.size - 1
     t_ptr = np.zeros(n + 1, np.int64)
     for k in range(head.size):
@@ -310,14 +311,14 @@ def transpose_csr(ptr: np.ndarray, head: np.ndarray, w: np.ndarray) -> tuple[np.
         t_ptr[v + 1] += t_ptr[v]
     fill = t_ptr[:-1].copy()
     t_head = np.empty(head.size, np.int64)
-    t_w = np.empty(head.size)
+    perm = np.empty(head.size, np.int64)
     for u in range(n):
         for k in range(ptr[u], ptr[u + 1]):
             p = fill[head[k]]
             t_head[p] = u
-            t_w[p] = w[k]
+            perm[p] = k
             fill[head[k]] = p + 1
-    return t_ptr, t_head, t_w
+    return t_ptr, t_head, perm
 
 
 @njit(cache=True)
@@ -326,7 +327,7 @@ def corridor_sweep(rs: int, rt: int, stretch: float, f_ptr: np.ndarray, f_head: 
                    down_head: np.ndarray, down_w: np.ndarray, upin_ptr: np.ndarray, upin_head: np.ndarray,
                    upin_w: np.ndarray, df: np.ndarray, db: np.ndarray, touched: np.ndarray, hk: np.ndarray,
                    hn: np.ndarray, hpos: np.ndarray, space: np.ndarray, space_d: np.ndarray, node_of_rank: np.ndarray,
-                   mark: np.ndarray) -> float:
+                   out_nodes: np.ndarray, out_from: np.ndarray, out_to: np.ndarray) -> tuple[float, int]:
     """Exact ``d(s, v)`` and ``d(v, t)`` (ranks ``rs``, ``rt``) for every rank ``v`` of the
     corridor ``d(s, v) + d(v, t) <= stretch * d(s, t)``, ``inf`` elsewhere; returns ``d(s, t)``.
 
@@ -336,12 +337,14 @@ def corridor_sweep(rs: int, rt: int, stretch: float, f_ptr: np.ndarray, f_head: 
     (``down_*``: downward arcs at their higher end; ``upin_*``: upward arcs at their higher
     end, for the distances to ``t``). Exact: every node of a shortest path to or from a
     corridor node is itself in the corridor, so the pruned nodes never carry a corridor
-    node's distance. ``mark[node_of_rank[v]]`` is set for every corridor rank ``v``.
+    node's distance.
+
+    Returns ``(d(s, t), count)``: the corridor's nodes and their two distances are in the
+    first ``count`` entries of ``out_nodes``/``out_from``/``out_to`` (in descending rank).
+    ``df``/``db`` (rank-indexed work arrays) must be ``inf`` everywhere on entry and are so
+    again on exit: every rank is visited once, so no clearing pass over them is needed.
     """
     n = f_ptr.size - 1
-    for v in range(n):
-        df[v] = INF
-        db[v] = INF
     n_space, _ = _upward_space(rs, f_ptr, f_head, f_w, b_ptr, b_head, b_w, df, touched, hk, hn, hpos, space,
                                space_d)
     _upward_space(rt, b_ptr, b_head, b_w, f_ptr, f_head, f_w, db, touched, hk, hn, hpos, space[n_space:],
@@ -353,14 +356,18 @@ def corridor_sweep(rs: int, rt: int, stretch: float, f_ptr: np.ndarray, f_head: 
         if d < best:
             best = d
     bound = stretch * best
+    count = 0
     for v in range(n - 1, -1, -1):
         f = df[v]
         b = db[v]
+        df[v] = INF
+        db[v] = INF
         if not f + b <= bound:
-            df[v] = INF
-            db[v] = INF
             continue
-        mark[node_of_rank[v]] = True
+        out_nodes[count] = node_of_rank[v]
+        out_from[count] = f
+        out_to[count] = b
+        count += 1
         for k in range(down_ptr[v], down_ptr[v + 1]):
             x = down_head[k]
             d = f + down_w[k]
@@ -371,28 +378,27 @@ def corridor_sweep(rs: int, rt: int, stretch: float, f_ptr: np.ndarray, f_head: 
             d = b + upin_w[k]
             if d < db[x]:
                 db[x] = d
-    return best
+    return best, count
 
 
 @njit(cache=True)
-def corridor_graph(nodes: np.ndarray, rank: np.ndarray, df: np.ndarray, db: np.ndarray, indptr: np.ndarray,
+def corridor_graph(nodes: np.ndarray, d_from: np.ndarray, d_to: np.ndarray, indptr: np.ndarray,
                    indices: np.ndarray, costs: np.ndarray, local: np.ndarray, s: int, t: int, rtol: float):
     """The corridor as a compact sub-network, with its shortest-path trees, in two passes.
 
-    ``nodes``: corridor nodes (ascending); ``df``/``db``: rank-indexed distances from the sweep;
-    ``local``: node-indexed, ``-1`` everywhere on entry, set to local indices (reset it with
-    ``local[nodes] = -1``). Returns ``ptr, head, edge, base, tail`` (CSR of kept edges: local
-    head, graph edge, cost, local tail), local distances ``d_from, d_to`` and the trees
-    ``pred, succ`` of :func:`shortest_path_trees` (local ``s``/``t`` are roots).
+    ``nodes``: corridor nodes (any order), ``d_from``/``d_to`` their exact distances from ``s``
+    and to ``t``; ``local``: node-indexed, ``-1`` everywhere on entry, set to local indices
+    (reset it with ``local[nodes] = -1``). Returns ``ptr, head, edge, base, tail`` (CSR of kept
+    edges: local head, graph edge, cost, local tail) and the shortest-path trees: ``pred[v]``,
+    the CSR position of an edge ``u -> v`` with ``d_from[u] + cost = d_from[v]`` (within
+    ``rtol``), and ``succ[u]``, of an edge ``u -> v`` with ``cost + d_to[v] = d_to[u]`` (``-1``
+    at the roots ``s``/``t`` or where none is found). Only edges that go strictly forward in
+    the order of ``(d_from, node)`` (resp. backward in ``(d_to, node)``) are taken, so neither
+    tree has a cycle, zero-cost edges included.
     """
     size = nodes.size
-    d_from = np.empty(size)
-    d_to = np.empty(size)
     for i in range(size):
         local[nodes[i]] = i
-        r = rank[nodes[i]]
-        d_from[i] = df[r]
-        d_to[i] = db[r]
     ptr = np.zeros(size + 1, np.int64)
     count = 0
     for i in range(size):
@@ -430,4 +436,27 @@ def corridor_graph(nodes: np.ndarray, rank: np.ndarray, df: np.ndarray, db: np.n
                 if abs(c + tv - tu) <= rtol * tu + 1e-12 and (tv < tu or (tv == tu and v < u)):
                     succ[u] = p
             p += 1
-    return ptr, head, edge, base, tail, d_from, d_to, pred, succ
+    return ptr, head, edge, base, tail, pred, succ
+
+
+@njit(cache=True)
+def without_cycles(nodes: np.ndarray, edges: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The walk ``nodes``/``edges`` with every cycle cut out (from each node, jump to its last
+    visit), a simple path no more expensive. ``last``: node-indexed, ``-1`` on entry and exit."""
+    m = nodes.size
+    for i in range(m):
+        last[nodes[i]] = i
+    keep_nodes = np.empty(m, np.int64)
+    keep_edges = np.empty(max(m - 1, 0), np.int64)
+    keep_nodes[0] = nodes[0]
+    kn, ke = 1, 0
+    i = last[nodes[0]]
+    while i < m - 1:
+        keep_edges[ke] = edges[i]
+        ke += 1
+        i = last[nodes[i + 1]]
+        keep_nodes[kn] = nodes[i]
+        kn += 1
+    for j in range(m):
+        last[nodes[j]] = -1
+    return keep_nodes[:kn].copy(), keep_edges[:ke].copy()

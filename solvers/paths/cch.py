@@ -448,6 +448,7 @@ class CustomizableHierarchy:
                        arcs.orig, into._up_w, into._down_w)
             into.costs = w
             into.preprocess_s = time.perf_counter() - start
+            into.__dict__.pop("_alternative_routers", None)  # routers copied the old weights
             return into
         n_e = self._head.size
         up_w, down_w, arc_w = np.empty(n_e), np.empty(n_e), np.empty(2 * n_e)
