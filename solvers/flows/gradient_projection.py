@@ -166,14 +166,20 @@ def _equilibrate_od(od: int, demand: float, od_head: np.ndarray, path_next: np.n
 @numba.njit(cache=True, nogil=True)
 def _absorb_origin(k, origin, pred, tails, fft, b, power, cap, fixed, so, x, cost, dcost, origin_od_start, od_dest,
                    od_demand, od_head, path_next, path_start, path_len, path_flow, pool, counters, mark, sp,
-                   inner_passes, excess):
+                   inner_passes, excess, touched, loaded):
     """Column generation and equilibration of origin ``origins[k]`` from its shortest-path tree
     ``pred`` (predecessor links) under the current costs.
+
+    An OD pair's first path takes its whole demand; the costs of the links so loaded are updated
+    once all the origin's pairs have their paths (nothing reads them in between). ``touched``
+    (int, one per link) is scratch space; ``loaded`` (bool, one per link) must be all False and
+    is left so.
 
     Before anything moves, adds the origin's excess cost under the current costs to ``excess``:
     ``excess[0] += sum_od (sum_p f_p c_p - d_od min(c_tree, min_p c_p))``, ``excess[1] += sum_od
     sum_p f_p c_p`` and ``excess[2] += 1`` for every OD pair without paths yet. ``counters =
     [paths used, pool used, mark stamp]``. Returns the (possibly grown) path arrays."""
+    n_touched = 0
     for od in range(origin_od_start[k], origin_od_start[k + 1]):
         # the tree path, links from the destination back to the origin, and its current cost
         length = 0
@@ -235,10 +241,17 @@ def _absorb_origin(k, origin, pred, tails, fft, b, power, cap, fixed, so, x, cos
                 for i in range(length):
                     a = sp[i]
                     x[a] += od_demand[od]
-                    _update_link(a, x, cost, dcost, fft, b, power, cap, fixed, so)
+                    if not loaded[a]:  # its cost is updated once, after the origin's pairs
+                        loaded[a] = True
+                        touched[n_touched] = a
+                        n_touched += 1
             od_head[od] = new
             counters[0] = new + 1
             counters[1] = start + length
+    for i in range(n_touched):
+        a = touched[i]
+        loaded[a] = False
+        _update_link(a, x, cost, dcost, fft, b, power, cap, fixed, so)
     for _ in range(inner_passes):
         for od in range(origin_od_start[k], origin_od_start[k + 1]):
             if path_next[od_head[od]] >= 0:  # more than one path
@@ -261,13 +274,15 @@ def _iteration(indptr, heads, tails, n_blocked, fft, b, power, cap, fixed, so, x
     heap = np.empty(n, dtype=np.int64)
     pos = np.empty(n, dtype=np.int64)
     sp = np.empty(n, dtype=np.int64)
+    touched = np.empty(x.size, dtype=np.int64)
+    loaded = np.zeros(x.size, dtype=np.bool_)
     for k in range(origins.size):
         origin = origins[k]
         _dijkstra(origin, indptr, heads, cost, n_blocked, demand_matrix[origin], dist, pred, order, heap, pos)
         path_start, path_len, path_next, path_flow, pool = _absorb_origin(
             k, origin, pred, tails, fft, b, power, cap, fixed, so, x, cost, dcost, origin_od_start, od_dest,
             od_demand, od_head, path_next, path_start, path_len, path_flow, pool, counters, mark, sp, inner_passes,
-            excess)
+            excess, touched, loaded)
     return path_start, path_len, path_next, path_flow, pool
 
 
