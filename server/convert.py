@@ -301,6 +301,70 @@ def assignment_result_to_proto(pb: Any, job: AssignmentJob, result: Any) -> Any:
         iterations=int(getattr(result, "iterations", 0) or 0), link_flows=flows.tolist(), solver=job.solver)
 
 
+# ------------------------------------------------------------------------------- network design
+#: Default time limit of a network-design GA, in seconds.
+DEFAULT_DESIGN_SECONDS = 600.0
+#: Most GA generations a network design may ask for.
+MAX_DESIGN_GENERATIONS = 10_000
+
+
+@dataclass(frozen=True)
+class DesignJob:
+    """A validated ``SolveNetworkDesignRequest``."""
+
+    problem: Any
+    name: str
+    solver: str
+    time_limit: float
+    seed: int
+    generations: int
+
+
+def design_job_from_proto(pb: Any, request: Any) -> DesignJob:
+    """Validate a ``SolveNetworkDesignRequest`` and build its design problem."""
+    from datasets.detect import load_problem
+    from solvers.design.problem import NetworkDesignProblem
+
+    check_request_id(request.request_id)
+    seed = check_seed(request.seed)
+    time_limit = duration_seconds(request.time_limit, "time_limit", default=DEFAULT_DESIGN_SECONDS,
+                                  maximum=MAX_SOLVE_SECONDS, present=request.HasField("time_limit"))
+    enum = pb.assignment_pb2.NetworkDesignMethod
+    solvers = {enum.NETWORK_DESIGN_METHOD_UNSPECIFIED: "design-ga-surrogate",
+               enum.NETWORK_DESIGN_METHOD_SURROGATE: "design-ga-surrogate",
+               enum.NETWORK_DESIGN_METHOD_EXACT: "design-ga-exact"}
+    if request.method not in solvers:
+        raise ValidationError("method", f"unknown value {request.method}")
+    generations = request.generations or 200
+    if not 1 <= generations <= MAX_DESIGN_GENERATIONS:
+        raise ValidationError("generations", f"must be in 1..{MAX_DESIGN_GENERATIONS} ({request.generations})")
+    loaded = load_problem(check_data_name(request.network, "network"))
+    if loaded.kind != ProblemKind.TRAFFIC_ASSIGNMENT:
+        raise ValidationError("network", f"{request.network!r} is a {loaded.kind.value} problem, not a TNTP network")
+    problem = NetworkDesignProblem.from_assignment(
+        loaded.problem, budget=request.budget if request.HasField("budget") else None,
+        budget_share=request.budget_share if request.HasField("budget_share") else 0.1,
+        reversal=not request.disable_lane_reversal, name=loaded.name)
+    return DesignJob(problem, loaded.name, solvers[request.method], time_limit, seed, generations)
+
+
+def design_result_to_proto(pb: Any, job: DesignJob, solution: Any) -> Any:
+    """A ``NetworkDesignResult``: the design, and flows and capacities in net-file row order."""
+    net = job.problem.assignment.network
+    result = pb.assignment_pb2.NetworkDesignResult(
+        network=job.name, solver=job.solver, budget=job.problem.budget, cost=solution.design.cost,
+        added_lanes=list(solution.design.added_lanes),
+        reversals=[pb.assignment_pb2.LaneReversal(from_link=a, to_link=b) for a, b in solution.design.reversals],
+        base_total_system_travel_time=solution.base_tstt, total_system_travel_time=solution.tstt,
+        improvement_percent=solution.improvement_pct, relative_gap=solution.evaluation.relative_gap,
+        link_capacities=net.to_file_order(np.asarray(solution.evaluation.capacities)).tolist(),
+        link_flows=net.to_file_order(np.asarray(solution.evaluation.flows)).tolist(),
+        generations=solution.generations, exact_solves=solution.exact_solves)
+    if solution.predicted_tstt is not None:
+        result.predicted_total_system_travel_time = solution.predicted_tstt
+    return result
+
+
 # ---------------------------------------------------------------------------------- road routing
 def network_id(name: str, field: str = "network") -> str:
     """``porto`` of ``networks/porto``."""

@@ -17,7 +17,7 @@ from server import convert
 from server.errors import ServiceError, guard
 from server.jobs import JobRecord, JobState
 from server.networks import NetworkCatalog
-from server.solve import TRAFFIC_ASSIGNMENT, VRP
+from server.solve import NETWORK_DESIGN, TRAFFIC_ASSIGNMENT, VRP
 from server.workers import JobManager
 
 #: Longest WaitOperation wait, in seconds.
@@ -194,7 +194,8 @@ def operation_id(name: str) -> str:
 def operation_to_proto(pb: Any, record: JobRecord) -> Any:
     """The ``Operation`` message of a stored job."""
     ops = pb.operations_pb2
-    kinds = {VRP: ops.OPERATION_KIND_VRP, TRAFFIC_ASSIGNMENT: ops.OPERATION_KIND_TRAFFIC_ASSIGNMENT}
+    kinds = {VRP: ops.OPERATION_KIND_VRP, TRAFFIC_ASSIGNMENT: ops.OPERATION_KIND_TRAFFIC_ASSIGNMENT,
+             NETWORK_DESIGN: ops.OPERATION_KIND_NETWORK_DESIGN}
     message = ops.Operation(name=f"operations/{record.id}", kind=kinds.get(record.kind, 0),
                             state=ops.OperationState.Value(f"OPERATION_STATE_{record.state.value}"),
                             done=record.state.done, request_id=record.request_id, attempts=record.attempts)
@@ -227,6 +228,12 @@ class OptimizationServicer:
         convert.assignment_job_from_proto(self.pb, request)
         record, _ = self.jobs.submit(TRAFFIC_ASSIGNMENT, request.SerializeToString(), request.request_id)
         return self.pb.optimization_pb2.SolveTrafficAssignmentResponse(operation=operation_to_proto(self.pb, record))
+
+    @guard
+    def SolveNetworkDesign(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC method name)
+        convert.design_job_from_proto(self.pb, request)
+        record, _ = self.jobs.submit(NETWORK_DESIGN, request.SerializeToString(), request.request_id)
+        return self.pb.optimization_pb2.SolveNetworkDesignResponse(operation=operation_to_proto(self.pb, record))
 
 
 class OperationsServicer:

@@ -16,7 +16,7 @@ from planner.errors import ValidationError
 from planner.registry import get_solver
 
 #: Kinds of job, as stored in the job store.
-VRP, TRAFFIC_ASSIGNMENT = "vrp", "traffic_assignment"
+VRP, TRAFFIC_ASSIGNMENT, NETWORK_DESIGN = "vrp", "traffic_assignment", "network_design"
 #: Shortest interval between two progress snapshots sent by one job, in seconds.
 PROGRESS_INTERVAL_S = 0.25
 
@@ -53,7 +53,7 @@ def run_job(kind: str, request: bytes, send_progress: Callable[[bytes], None], c
     Parameters
     ----------
     kind
-        :data:`VRP` or :data:`TRAFFIC_ASSIGNMENT`.
+        :data:`VRP`, :data:`TRAFFIC_ASSIGNMENT` or :data:`NETWORK_DESIGN`.
     request
         The serialized create request.
     send_progress
@@ -99,6 +99,20 @@ def run_job(kind: str, request: bytes, send_progress: Callable[[bytes], None], c
         final = ProgressEvent(time.monotonic() - started, message.iterations, message.beckmann_objective,
                               gap=message.relative_gap)
         return "assignment_result", message.SerializeToString(), progress_message(pb, final).SerializeToString()
+    if kind == NETWORK_DESIGN:
+        import torch
+
+        from solvers.design.ga import GaParams
+        from solvers.design.solver import DesignParams
+
+        torch.set_num_threads(1)  # one worker process, one core
+        job = convert.design_job_from_proto(pb, pb.optimization_pb2.SolveNetworkDesignRequest.FromString(request))
+        budget = Budget(time_limit=job.time_limit, seed=job.seed, progress=on_progress, cancel=cancel)
+        solution = get_solver(job.solver).solve(job.problem, budget,
+                                                DesignParams(ga=GaParams(generations=job.generations)))
+        message = convert.design_result_to_proto(pb, job, solution)
+        final = ProgressEvent(time.monotonic() - started, solution.generations, solution.tstt)
+        return "network_design_result", message.SerializeToString(), progress_message(pb, final).SerializeToString()
     raise ValidationError("kind", f"unknown job kind {kind!r}")
 
 

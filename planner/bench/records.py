@@ -33,6 +33,7 @@ REQUIRED_METRICS: Mapping[str, tuple[str, ...]] = {
     "planners": ("cost", "cost_ratio", "wall_s", "collision_free"),
     "replanning": ("repair_s", "replan_s", "cost_ratio_vs_replan"),
     "service": ("p50_ms", "p99_ms", "rps", "lost_jobs"),
+    "design": ("tstt", "improvement_pct", "wall_s", "gap_to_exact_pct"),
 }
 
 

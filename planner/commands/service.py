@@ -295,6 +295,34 @@ def client_solve_assignment(
                                                             time_limit=_duration(time_limit), request_id=request_id))
 
 
+@client_app.command("design")
+def client_design(
+    network: Annotated[str, typer.Argument(help="TNTP network of the data directory, e.g. SiouxFalls.")],
+    budget: Annotated[float | None, typer.Option(help="Budget in cost units (default: --budget-share).")] = None,
+    budget_share: Annotated[float, typer.Option(help="Budget as a share of a lane on every link.")] = 0.1,
+    method: Annotated[str, typer.Option(help="exact or surrogate.")] = "surrogate",
+    reversal: Annotated[bool, typer.Option(help="Allow lane reversal.")] = True,
+    generations: Annotated[int, typer.Option(help="GA generation limit.")] = 200,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds.")] = 600.0,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    request_id: Annotated[str, typer.Option(help="Idempotency key.")] = "",
+) -> None:
+    """SolveNetworkDesign: start a network design; prints the operation (follow it with `client watch`)."""
+    pb = _pb()
+    methods = {"exact": pb.assignment_pb2.NETWORK_DESIGN_METHOD_EXACT,
+               "surrogate": pb.assignment_pb2.NETWORK_DESIGN_METHOD_SURROGATE}
+    if method not in methods:
+        from planner.errors import ValidationError
+
+        raise ValidationError("method", f"unknown {method!r} (known: exact, surrogate)")
+    request = pb.optimization_pb2.SolveNetworkDesignRequest(
+        network=network, budget_share=budget_share, method=methods[method], disable_lane_reversal=not reversal,
+        generations=generations, time_limit=_duration(time_limit), seed=seed, request_id=request_id)
+    if budget is not None:
+        request.budget = budget
+    _call("optimization_pb2_grpc.OptimizationService", "SolveNetworkDesign", request)
+
+
 def _op_name(text: str) -> str:
     return text if text.startswith("operations/") else f"operations/{text}"
 
