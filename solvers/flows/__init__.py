@@ -1,4 +1,5 @@
 """Solver family package; importing it registers its solvers."""
+import solvers.flows.agent.solver  # registers "routing-agent", "sap", "lb", "least-max-util"
 import solvers.flows.all_or_nothing  # registers "aon"
 import solvers.flows.ecmp  # registers "ecmp"
 import solvers.flows.frank_wolfe  # registers "msa", "fw", "cfw", "bfw"

@@ -1,0 +1,1 @@
+"""DRL+GNN demand-routing agent (Almasan et al.): environment, baselines, GNN Q-network, DQN."""

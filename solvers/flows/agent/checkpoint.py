@@ -1,0 +1,89 @@
+"""Saving and loading the routing agent's Q-network.
+
+The shipped checkpoint (``checkpoints/routing-agent.pt``) holds the network sizes, the
+environment it was trained for, the weights and a summary of the training run; nothing else
+(no optimiser, no replay), so it stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from planner.errors import DataFormatError, DataNotFoundError
+from solvers.flows.agent.environment import EnvConfig
+from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork
+
+#: The checkpoint shipped with the package.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "routing-agent.pt"
+_KIND = "routeplanner.routing-agent"
+
+
+@dataclass(frozen=True, eq=False)
+class AgentCheckpoint:
+    """A loaded agent.
+
+    Parameters
+    ----------
+    model
+        The Q-network, in eval mode.
+    env
+        The environment parameters it was trained with.
+    info
+        Training summary (steps, wall time, topology, validation scores).
+    """
+
+    model: LinkQNetwork
+    env: EnvConfig
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def save_agent(path: str | Path, model: LinkQNetwork, env: EnvConfig, info: dict[str, Any]) -> Path:
+    """Write the model (weights + sizes + environment + ``info``); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "kind": _KIND,
+        "gnn": model.config.to_dict(),
+        "env": {"capacity": env.capacity, "demand_sizes": list(env.demand_sizes), "k": env.k},
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "info": info,
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_agent(path: str | Path | None = None) -> AgentCheckpoint:
+    """Load an agent checkpoint (default: the shipped one).
+
+    Raises
+    ------
+    DataNotFoundError
+        If the file does not exist.
+    DataFormatError
+        If it is not a routing-agent checkpoint.
+    """
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.is_file():
+        raise DataNotFoundError(path, "No routing-agent checkpoint; train one with `routeplanner train routing-agent`.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise DataFormatError(path, f"not a torch checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != _KIND:
+        raise DataFormatError(path, "not a routing-agent checkpoint")
+    try:
+        model = LinkQNetwork(GnnConfig(**payload["gnn"]))
+        model.load_state_dict(payload["state_dict"])
+        env = payload["env"]
+        env_config = EnvConfig(capacity=float(env["capacity"]),
+                               demand_sizes=tuple(float(d) for d in env["demand_sizes"]), k=int(env["k"]))
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise DataFormatError(path, f"incomplete routing-agent checkpoint ({type(exc).__name__}: {exc})") from None
+    model.eval()
+    return AgentCheckpoint(model=model, env=env_config, info=dict(payload.get("info", {})))
