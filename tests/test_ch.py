@@ -196,3 +196,31 @@ def test_registered_solver(tmp_path, monkeypatch) -> None:
     graph = Graph.from_edges(3, [0, 1, 0], [1, 2, 2], {"w": [1.0, 1.0, 5.0]}, name="tiny-ch-test")
     route = info.solve(ShortestPathProblem(graph, 0, 2, "w"), Budget())
     assert route.cost == 2.0 and list(route.nodes) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("city", [
+    pytest.param("monaco", marks=requires_data("osm", "monaco.drive.osm.bz2")),
+    pytest.param("heidelberg", marks=requires_data("osm", "heidelberg.drive.osm.bz2")),
+])
+def test_every_query_method_matches_networkx_on_500_pairs(city: str, request) -> None:
+    """CH, customised CCH and Dijkstra (point to point and matrices) give networkx's cost on 500
+    random pairs of each city, ``inf`` where networkx finds no path."""
+    graph: Graph = request.getfixturevalue(city)
+    nxg = graph.to_networkx(multigraph=True)
+    sources, targets = _pairs(graph, 25, 20, seed=11)
+    want = np.empty((sources.size, targets.size))
+    for i, s in enumerate(sources):
+        lengths = nx.single_source_dijkstra_path_length(nxg, graph.node_ids[s].item(), weight="travel_time")
+        want[i] = [lengths.get(graph.node_ids[t].item(), math.inf) for t in targets]
+    ch = ContractionHierarchy.build(graph)
+    cch = CustomizableHierarchy.build(graph).customize()
+    dijkstra = DijkstraRouter(graph, "travel_time")
+    np.testing.assert_allclose(ch.distance_matrix(sources, targets), want, rtol=1e-9)
+    np.testing.assert_allclose(dijkstra.distance_matrix(sources, targets), want, rtol=1e-9)
+    for i, s in enumerate(sources):
+        for j, t in enumerate(targets):
+            for router in (ch, cch):
+                assert router.distance(int(s), int(t)) == pytest.approx(want[i, j], rel=1e-9, abs=1e-9)
+            if math.isfinite(want[i, j]):
+                for router in (ch, cch, dijkstra):
+                    assert router.shortest_path(int(s), int(t)).cost == pytest.approx(want[i, j], rel=1e-9, abs=1e-9)
