@@ -289,6 +289,62 @@ def test_training_is_deterministic_under_a_seed_and_checkpoints(tmp_path, small)
     assert again.step == 12 and again.finished
 
 
+def test_pairwise_messages_match_a_per_link_pair_loop(small) -> None:
+    _, net = small
+    tensors = NetworkTensors(net)
+    torch.manual_seed(4)
+    model = LinkQNetwork(GnnConfig(hidden=6, steps=2, readout=8, message="pairwise"))
+    h = torch.randn(3, net.n_links, 6)
+    receiver, sender = tensors.adjacency.indices()
+    expected = torch.zeros_like(h)
+    for i, j in zip(receiver.tolist(), sender.tolist(), strict=True):
+        expected[:, i] += model.messages.mlp(torch.cat([h[:, i], h[:, j]], dim=-1))
+    torch.testing.assert_close(model.messages(h, tensors.adjacency), expected)
+    q = q_values(model, tensors, torch.full((2, net.n_links), 150.0), torch.tensor([1, 20]),
+                 torch.tensor([8.0, 64.0]), 200.0, 64.0)
+    assert q.shape == (2, 4)
+    with pytest.raises(ValidationError, match="message"):
+        GnnConfig(message="both")
+
+
+def test_checkpoints_without_a_message_field_load_neighbour_messages(tmp_path) -> None:
+    model = LinkQNetwork(GnnConfig(hidden=8, steps=2, readout=8))
+    path = save_agent(tmp_path / "old.pt", model, EnvConfig(), {})
+    payload = torch.load(path, weights_only=True)
+    del payload["gnn"]["message"]  # as written before the field existed
+    torch.save(payload, path)
+    assert load_agent(path).model.config.message == "neighbour"
+    pairwise = LinkQNetwork(GnnConfig(hidden=8, steps=2, readout=8, message="pairwise"))
+    back = load_agent(save_agent(tmp_path / "pw.pt", pairwise, EnvConfig(), {}))
+    assert back.model.config == pairwise.config
+
+
+def test_capacity_jitter_trains_and_is_validated(tmp_path, small) -> None:
+    _, net = small
+    config = TrainConfig(steps=6, envs=4, batch_size=8, warmup=32, buffer_size=500, validate_every=6,
+                         validation_episodes=2, capacity_jitter=0.5, seed=3,
+                         gnn=GnnConfig(hidden=8, steps=2, readout=8))
+    result = train(config, tmp_path / "agent.pt", network=net)
+    assert result.finished and load_agent(result.checkpoint).env == EnvConfig()
+    with pytest.raises(ValidationError, match="capacity_jitter"):
+        TrainConfig(capacity_jitter=1.0)
+
+
+@needs_topologies
+def test_training_can_select_on_extra_validation_topologies(tmp_path, small) -> None:
+    _, net = small
+    config = TrainConfig(steps=8, envs=4, batch_size=8, warmup=32, buffer_size=500, validate_every=4,
+                         validation_episodes=3, validation_topologies=("nsfnet",), validation_topology_episodes=2,
+                         seed=3, gnn=GnnConfig(hidden=8, steps=2, readout=8))
+    result = train(config, tmp_path / "agent.pt", network=net)
+    assert result.finished and len(result.history) == 2
+    assert all(np.isfinite(h["selection_score"]) for h in result.history)
+    assert result.best_validation_score == max(h["selection_score"] for h in result.history)
+    info = load_agent(result.checkpoint).info
+    assert info["selection_score"] == result.best_validation_score
+    assert info["config"]["validation_topologies"] == ["nsfnet"]
+
+
 # --- checkpoint ---------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no shipped checkpoint")

@@ -116,7 +116,13 @@ def train_routing_agent_command(
     hidden: Annotated[int, typer.Option(help="Link state size.")] = 16,
     message_steps: Annotated[int, typer.Option(help="Message-passing rounds T.")] = 4,
     pooling: Annotated[str, typer.Option(help="Readout pooling: sum-max or mean-max.")] = "mean-max",
+    message: Annotated[str, typer.Option(help="Message function: neighbour or pairwise.")] = "neighbour",
     validate_every: Annotated[int, typer.Option(help="Learning steps between validations.")] = 500,
+    validate_on: Annotated[str, typer.Option(help="Extra validation topologies, comma-separated; with any, the "
+                                                  "model is selected on mean (agent - least-max-utilisation) "
+                                                  "over the training topology and these.")] = "",
+    capacity_jitter: Annotated[float, typer.Option(help="Training capacity drawn per episode from "
+                                                        "200 * [1 - j, 1 + j] (0: off).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     minutes: Annotated[float | None, typer.Option(help="Stop (with a checkpoint) after this many minutes.")] = None,
     threads: Annotated[int, typer.Option(help="Torch threads.")] = 1,
@@ -128,8 +134,9 @@ def train_routing_agent_command(
     from solvers.flows.agent.train import TrainConfig, TrainProgress, train
 
     config = TrainConfig(topology=topology, steps=steps, envs=envs, batch_size=batch_size, seed=seed,
-                         threads=threads, validate_every=validate_every,
-                         gnn=GnnConfig(hidden=hidden, steps=message_steps, pooling=pooling),
+                         threads=threads, validate_every=validate_every, capacity_jitter=capacity_jitter,
+                         validation_topologies=tuple(t.strip() for t in validate_on.split(",") if t.strip()),
+                         gnn=GnnConfig(hidden=hidden, steps=message_steps, pooling=pooling, message=message),
                          learner=LearnerConfig(learning_rate=learning_rate))
 
     def on_progress(p: TrainProgress) -> None:

@@ -13,7 +13,8 @@ the current demand placed on one candidate path) is one line graph whose link fe
 
 The features are embedded to ``hidden`` units; ``steps`` rounds of message passing follow, each
 summing an MLP message from every neighbouring link (the MLP of the neighbour's state, as a
-sparse product with the line-graph adjacency) and updating the link state with a GRU cell
+sparse product with the line-graph adjacency; or, with ``message="pairwise"``, the paper's MLP
+of the receiving and sending links' states side by side) and updating the link state with a GRU cell
 (the paper's scheme); the link states of a graph are summed (the paper; ``pooling="sum-max"``) or averaged
 (``"mean-max"``, the shipped model: the same scale on any network size) beside their maximum
 (added: it shows bottleneck links directly), and an MLP reads out Q(s, a).
@@ -53,12 +54,17 @@ class GnnConfig:
     pooling
         Graph readout: the sum (the paper) or the mean of the link states, each beside their
         maximum.
+    message
+        ``"neighbour"``: a message is an MLP of the sending link's state (the default, and what
+        checkpoints without this field hold); ``"pairwise"``: an MLP of the receiving and the
+        sending link's states side by side (the paper's message function).
     """
 
     hidden: int = 16
     steps: int = 4
     readout: int = 32
     pooling: str = "sum-max"
+    message: str = "neighbour"
 
     def __post_init__(self) -> None:
         for name in ("hidden", "steps", "readout"):
@@ -67,10 +73,36 @@ class GnnConfig:
                 raise ValidationError(name, f"must be a positive integer ({value!r})")
         if self.pooling not in ("sum-max", "mean-max"):
             raise ValidationError("pooling", f"must be 'sum-max' or 'mean-max' ({self.pooling!r})")
+        if self.message not in ("neighbour", "pairwise"):
+            raise ValidationError("message", f"must be 'neighbour' or 'pairwise' ({self.message!r})")
 
     def to_dict(self) -> dict[str, int | str]:
         """Plain values, for checkpoints."""
         return asdict(self)
+
+
+class PairwiseLinkMessages(nn.Module):
+    """Sum over neighbouring links ``j`` of ``MLP([h_i, h_j])`` (the paper's message function).
+
+    The first layer is split into its receiver and sender halves, computed once per link; the
+    hidden layer and the second layer run per line-graph edge, and the messages are summed into
+    their receivers with ``index_add``.
+    """
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SELU(), nn.Linear(hidden, hidden))
+
+    def forward(self, h: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """Aggregated messages ``(G, m, hidden)``; ``adjacency`` as for :class:`LinkMessages`."""
+        hidden = h.shape[-1]
+        receiver, sender = adjacency.indices()
+        first, act, second = self.mlp
+        w = first.weight
+        to_receiver = h @ w[:, :hidden].T + first.bias
+        from_sender = h @ w[:, hidden:].T
+        per_edge = second(act(to_receiver[:, receiver] + from_sender[:, sender]))
+        return torch.zeros_like(h).index_add_(1, receiver, per_edge)
 
 
 class LinkMessages(MessagePassing):
@@ -115,7 +147,7 @@ class LinkQNetwork(nn.Module):
         self.config = config or GnnConfig()
         h = self.config.hidden
         self.embed = nn.Sequential(nn.Linear(N_FEATURES, h), nn.SELU())
-        self.messages = LinkMessages(h)
+        self.messages = PairwiseLinkMessages(h) if self.config.message == "pairwise" else LinkMessages(h)
         self.update = nn.GRUCell(h, h)
         self.readout = nn.Sequential(
             nn.Linear(2 * h, self.config.readout), nn.SELU(),

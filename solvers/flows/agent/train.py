@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,17 @@ import numpy as np
 import torch
 
 from planner.errors import ValidationError
-from solvers.flows.agent.baselines import LeastMaxUtilisation, LoadBalancing, ShortestAvailablePath
+from solvers.flows.agent.baselines import (
+    BatchLeastMaxUtilisation,
+    LeastMaxUtilisation,
+    LoadBalancing,
+    ShortestAvailablePath,
+)
 from solvers.flows.agent.checkpoint import save_agent
 from solvers.flows.agent.dqn import DoubleDqn, LearnerConfig, ReplayBuffer
 from solvers.flows.agent.environment import EnvConfig, RoutingEnv, RoutingNetwork
 from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork, NetworkTensors, fitting_mask, q_values
-from solvers.flows.agent.play import play_agent
+from solvers.flows.agent.play import play_agent, play_batched
 
 #: Training episodes draw their demands with seed ``TRAIN_SEED_BASE + seed``.
 TRAIN_SEED_BASE = 1_000_000
@@ -61,6 +66,15 @@ class TrainConfig:
         Linear exploration schedule over the first ``epsilon_fraction`` of the steps.
     validate_every, validation_episodes
         Validation period (learning steps) and size.
+    validation_topologies, validation_topology_episodes
+        Optional extra validation topologies (names for :func:`datasets.graphml.read_topology`;
+        none by default) and their episodes (validation seed). With any, the model is selected
+        on the mean of (agent - least-max-utilisation) over the training topology and these,
+        instead of the agent's score on the training topology alone.
+    capacity_jitter
+        Regularisation (0, off, by default): every training episode draws its link capacity
+        uniformly from ``env.capacity * [1 - jitter, 1 + jitter]`` (the same on every link);
+        the features stay normalised by ``env.capacity``. Validation uses ``env.capacity``.
     seed
         Seed of the weights, the exploration and the training episodes.
     threads
@@ -81,6 +95,9 @@ class TrainConfig:
     epsilon_fraction: float = 0.25
     validate_every: int = 500
     validation_episodes: int = 100
+    validation_topologies: tuple[str, ...] = ()
+    validation_topology_episodes: int = 150
+    capacity_jitter: float = 0.0
     seed: int = 0
     threads: int = 1
     gnn: GnnConfig = field(default_factory=GnnConfig)
@@ -89,7 +106,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "envs", "batch_size", "updates_per_iteration", "buffer_size", "validate_every",
-                     "validation_episodes", "threads"):
+                     "validation_episodes", "validation_topology_episodes", "threads"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValidationError(name, f"must be a positive integer ({value!r})")
@@ -101,6 +118,8 @@ class TrainConfig:
             raise ValidationError("epsilon_fraction", f"must be in (0, 1] ({self.epsilon_fraction})")
         if self.seed < 0:
             raise ValidationError("seed", f"must be non-negative ({self.seed})")
+        if not 0 <= self.capacity_jitter < 1:
+            raise ValidationError("capacity_jitter", f"must be in [0, 1) ({self.capacity_jitter})")
 
     def epsilon(self, step: int) -> float:
         """Exploration rate at a learning step."""
@@ -139,7 +158,14 @@ class TrainResult:
 def _config_dict(config: TrainConfig) -> dict[str, Any]:
     d = asdict(config)
     d["env"]["demand_sizes"] = list(config.env.demand_sizes)
+    d["validation_topologies"] = list(config.validation_topologies)
     return d
+
+
+def _lmu_score(network: RoutingNetwork, env: EnvConfig, episodes: list[int]) -> float:
+    """Mean score of least-max-utilisation on the validation episodes of a network."""
+    chooser = BatchLeastMaxUtilisation(network.path_links, env.capacity)
+    return play_batched(chooser, network, env, VALIDATION_SEED, episodes).mean_score
 
 
 def train(config: TrainConfig, checkpoint: str | Path, *, resume: bool = True, max_seconds: float | None = None,
@@ -193,7 +219,15 @@ def train(config: TrainConfig, checkpoint: str | Path, *, resume: bool = True, m
         rng = np.random.default_rng([config.seed, 11, step])
 
     train_seed = TRAIN_SEED_BASE + config.seed
-    envs = [RoutingEnv(network, config.env, seed=train_seed, episode=episodes + i) for i in range(config.envs)]
+
+    def new_env(episode: int) -> RoutingEnv:
+        env_config = config.env
+        if config.capacity_jitter > 0:
+            scale = rng.uniform(1 - config.capacity_jitter, 1 + config.capacity_jitter)
+            env_config = replace(env_config, capacity=env_config.capacity * scale)
+        return RoutingEnv(network, env_config, seed=train_seed, episode=episode)
+
+    envs = [new_env(episodes + i) for i in range(config.envs)]
     demo = [int(rng.integers(len(demonstrators))) for _ in envs]
     for i, env in enumerate(envs):
         demonstrators[demo[i]].reset(train_seed, env.episode)
@@ -204,6 +238,15 @@ def train(config: TrainConfig, checkpoint: str | Path, *, resume: bool = True, m
     n = network.n_nodes
     capacity, max_demand = config.env.capacity, config.env.max_demand
     validation_episodes = list(range(config.validation_episodes))
+    # optional selection on more topologies: mean (agent - least-max-utilisation) over all
+    extra: list[tuple[RoutingNetwork, NetworkTensors, list[int], float]] = []
+    lmu_train = 0.0
+    if config.validation_topologies:
+        lmu_train = _lmu_score(network, config.env, validation_episodes)
+        for name in config.validation_topologies:
+            net = RoutingNetwork.from_graph(read_topology(name).graph, k=config.env.k, name=name)
+            eps_list = list(range(config.validation_topology_episodes))
+            extra.append((net, NetworkTensors(net), eps_list, _lmu_score(net, config.env, eps_list)))
 
     def save_state() -> None:
         torch.save({"online": model.state_dict(), "target": learner.target.state_dict(),
@@ -228,7 +271,7 @@ def train(config: TrainConfig, checkpoint: str | Path, *, resume: bool = True, m
             if ok.size == 0:  # no candidate fits: the episode is over
                 recent.append(env.routed_bandwidth / max_demand)
                 episodes += 1
-                envs[i] = RoutingEnv(network, config.env, seed=train_seed, episode=next_episode)
+                envs[i] = new_env(next_episode)
                 demo[i] = int(rng.integers(len(demonstrators)))
                 demonstrators[demo[i]].reset(train_seed, next_episode)
                 next_episode += 1
@@ -253,19 +296,30 @@ def train(config: TrainConfig, checkpoint: str | Path, *, resume: bool = True, m
                 model.eval()
                 val = play_agent(model, network, config.env, VALIDATION_SEED, validation_episodes,
                                  tensors=tensors).mean_score
+                selection = val
+                if extra:
+                    gaps = [val - lmu_train]
+                    for net, net_tensors, eps_list, lmu in extra:
+                        score = play_agent(model, net, config.env, VALIDATION_SEED, eps_list,
+                                           tensors=net_tensors).mean_score
+                        gaps.append(score - lmu)
+                    selection = float(np.mean(gaps))
                 model.train()
                 elapsed = elapsed0 + time.perf_counter() - start
                 mean_train = float(np.mean(recent[-200:])) if recent else float("nan")
                 row = {"step": step, "episodes": episodes, "epsilon": round(eps, 4),
                        "loss": float(np.mean(losses[-config.validate_every:])), "train_score": mean_train,
                        "validation_score": val, "elapsed_s": round(elapsed, 1)}
+                if extra:
+                    row["selection_score"] = selection
                 history.append(row)
-                if best is None or val > best:
-                    best = val
+                if best is None or selection > best:
+                    best = selection
                     save_agent(checkpoint, model, config.env, {
                         "trained_on": network.name, "step": step, "total_steps": config.steps,
                         "episodes": episodes, "train_seconds": round(elapsed, 1), "validation_seed": VALIDATION_SEED,
                         "validation_episodes": config.validation_episodes, "validation_score": val,
+                        "selection_score": selection,
                         "train_seed": train_seed, "config": _config_dict(config)})
                 save_state()
                 if progress is not None:
