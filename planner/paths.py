@@ -74,6 +74,11 @@ class ShortestPathProblem:
         """``route[<source id>-><target id>]``, the field name errors about this pair use."""
         return f"route[{node_label(self.graph, self.source)}->{node_label(self.graph, self.target)}]"
 
+    def unreachable(self) -> InfeasibleError:
+        """The error for a target that cannot be reached from the source (both node ids named)."""
+        src, tgt = node_label(self.graph, self.source), node_label(self.graph, self.target)
+        return InfeasibleError(self.describe_pair(), f"no path from node {src} to node {tgt}")
+
 
 @dataclass(frozen=True, eq=False)
 class Route:

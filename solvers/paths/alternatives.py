@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.errors import InfeasibleError, ValidationError
-from planner.paths import Route, ShortestPathProblem, node_label, route_from_edges
+from planner.errors import ValidationError
+from planner.paths import Route, ShortestPathProblem, route_from_edges
 from solvers.paths import _alternative_kernels as kernels
 from solvers.paths.ch import ContractionHierarchy
 
@@ -430,8 +430,7 @@ class AlternativeRouter:
         stretch_bound = p.max_stretch * (1.0 + COST_RTOL) if p.corridor else math.inf
         nodes, near_from, near_to, optimum = self._sweep(s, t, stretch_bound)
         if not math.isfinite(optimum):
-            raise InfeasibleError(problem.describe_pair(),
-                                  f"no path from node {node_label(self.graph, s)} to node {node_label(self.graph, t)}")
+            raise problem.unreachable()
         best = self.hierarchy.shortest_path(s, t)
         best = Route(best.nodes, best.edges, self.criteria.cost(best.edges), best.weight, best.length_m,
                      best.travel_time_s)
@@ -614,8 +613,7 @@ class AlternativeRouter:
         d_to = self.distances_to(t)
         optimum = float(d_from[t])
         if not math.isfinite(optimum):
-            raise InfeasibleError(problem.describe_pair(),
-                                  f"no path from node {node_label(self.graph, s)} to node {node_label(self.graph, t)}")
+            raise problem.unreachable()
         best = self.hierarchy.shortest_path(s, t)
         routes, stretch, sharing, local = [best], [1.0], [0.0], [True]
         if p.k == 1 or s == t:

@@ -25,9 +25,9 @@ from dataclasses import replace
 import numpy as np
 from numba import njit
 
-from planner.errors import InfeasibleError, ValidationError
+from planner.errors import ValidationError
 from planner.graph.csr import Graph
-from planner.paths import Route, ShortestPathProblem, node_label, route_from_edges
+from planner.paths import Route, ShortestPathProblem, route_from_edges
 from solvers.paths._ch_kernels import unpack
 from solvers.paths.ch import ChArcs, ContractionHierarchy, _validated_weights
 
@@ -289,8 +289,7 @@ class CustomizedHierarchy(ContractionHierarchy):
                                   self._dist_f, self._dist_b, self._pred_f, self._pred_b)
         _etree_reset(s, t, self._parent, self._dist_f, self._dist_b)
         if not math.isfinite(cost):
-            src, tgt = node_label(self.graph, problem.source), node_label(self.graph, problem.target)
-            raise InfeasibleError(problem.describe_pair(), f"no path from node {src} to node {tgt}")
+            raise problem.unreachable()
         chain = _etree_chain(meet, s, t, self._pred_f, self._pred_b, self._low)
         edges = unpack(chain, self.arcs.child1, self.arcs.child2, self.arcs.orig)
         route = route_from_edges(self.graph, problem.source, edges, self.weight)

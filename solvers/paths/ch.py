@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from planner.budget import Budget
-from planner.errors import DataFormatError, InfeasibleError, ValidationError
+from planner.errors import DataFormatError, ValidationError
 from planner.graph.csr import Graph
-from planner.paths import Route, ShortestPathProblem, node_label, route_from_edges
+from planner.paths import Route, ShortestPathProblem, route_from_edges
 from solvers.paths import _ch_kernels as kernels
 
 #: Version of the cached preprocessing layout; bump when the format or the contraction changes.
@@ -221,8 +221,7 @@ class ContractionHierarchy:
         cost, meet, nt_f, nt_b = self._search(s, t)
         try:
             if not math.isfinite(cost):
-                src, tgt = node_label(self.graph, problem.source), node_label(self.graph, problem.target)
-                raise InfeasibleError(problem.describe_pair(), f"no path from node {src} to node {tgt}")
+                raise problem.unreachable()
             up = _arc_chain(self._pred_f, meet, s, self._src_rank)[::-1]
             down = _arc_chain(self._pred_b, meet, t, self._dst_rank)
         finally:

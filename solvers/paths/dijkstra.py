@@ -19,9 +19,9 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from planner.budget import Budget
-from planner.errors import InfeasibleError, ValidationError
+from planner.errors import ValidationError
 from planner.graph.csr import Graph
-from planner.paths import Route, ShortestPathProblem, node_label, route_from_predecessors
+from planner.paths import Route, ShortestPathProblem, route_from_predecessors
 
 #: Most distance entries (rows x nodes) computed at once by :func:`distance_matrix`
 #: (128 MiB of float64); larger requests are done in blocks of sources.
@@ -66,8 +66,7 @@ class DijkstraRouter:
         dist, pred = csgraph.dijkstra(self.matrix, directed=True, indices=problem.source,
                                       return_predecessors=True)
         if not math.isfinite(dist[problem.target]):
-            src, tgt = node_label(self.graph, problem.source), node_label(self.graph, problem.target)
-            raise InfeasibleError(problem.describe_pair(), f"no path from node {src} to node {tgt}")
+            raise problem.unreachable()
         return route_from_predecessors(self.graph, pred, problem.source, problem.target, self.weight)
 
     def one_to_many(self, source: int, targets: np.ndarray | None = None, *, limit: float = math.inf) -> np.ndarray:
