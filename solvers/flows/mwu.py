@@ -184,24 +184,6 @@ def _phase(indptr, heads, tails, cap, length, src, dem_ptr, dem_dst, dem_val, sc
 
 
 @numba.njit(cache=True, nogil=True)
-def _alpha(indptr, heads, length, src, dem_ptr, dem_dst, dem_val):
-    """``sum_j d_j dist_length(j)`` over all demands (one Dijkstra per source)."""
-    n = indptr.size - 1
-    m = heads.size
-    dist = np.empty(n)
-    pred = np.empty(n, dtype=np.int64)
-    order = np.empty(n, dtype=np.int64)
-    heap_v = np.empty(m + 1, dtype=np.int64)
-    heap_d = np.empty(m + 1)
-    alpha = 0.0
-    for k in range(src.size):
-        _dijkstra(indptr, heads, length, src[k], dist, pred, order, heap_v, heap_d)
-        for j in range(dem_ptr[k], dem_ptr[k + 1]):
-            alpha += dem_val[j] * dist[dem_dst[j]]
-    return alpha
-
-
-@numba.njit(cache=True, nogil=True)
 def _aon(indptr, heads, tails, length, src, dem_ptr, dem_dst, dem_val):
     """All-or-nothing routing under ``length``: (edge loads, ``alpha``)."""
     n = indptr.size - 1
@@ -351,7 +333,12 @@ def _solve_block(block: Block, epsilon: float, floor: Callable[[], float], deadl
     cap = block.capacity
     src, dem_ptr, dem_dst, dem_val = _demand_csr(block)
     length = 1.0 / cap
-    dual = _alpha(indptr, heads, length, src, dem_ptr, dem_dst, dem_val) / float((length * cap).sum())
+
+    def bound(lengths: np.ndarray) -> float:
+        """The dual bound ``alpha(l) / D(l)`` of lengths ``l`` (one Dijkstra per source)."""
+        return _aon(indptr, heads, tails, lengths, src, dem_ptr, dem_dst, dem_val)[1] / float((lengths * cap).sum())
+
+    dual = bound(length)
     x = np.zeros(heads.size)
     xk = np.zeros((src.size, heads.size))
     total = 0.0
@@ -384,7 +371,7 @@ def _solve_block(block: Block, epsilon: float, floor: Callable[[], float], deadl
             values = []
             for t in tries:
                 lt = length if t == 1.0 else _lengths(x, cap, eta * t)
-                values.append(_alpha(indptr, heads, lt, src, dem_ptr, dem_dst, dem_val) / float((lt * cap).sum()))
+                values.append(bound(lt))
                 dijkstras += src.size
             if len(values) == 2 and values[1] > values[0]:
                 theta = probe
