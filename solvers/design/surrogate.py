@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from planner.errors import DataFormatError, DataNotFoundError, PlannerError, ValidationError
+from planner.checkpoints import load_weights, read_torch, save_torch
+from planner.errors import DataFormatError, PlannerError, ValidationError
 from solvers.design.problem import NetworkDesignProblem
 
 CHECKPOINT_KIND = "routeplanner-design-surrogate"
@@ -325,8 +324,6 @@ def default_checkpoint(network_name: str) -> Path:
 
 def save_surrogate(path: str | Path, surrogate: Surrogate) -> Path:
     """Write a surrogate to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ctx = surrogate.context
     payload = {
         "kind": CHECKPOINT_KIND,
@@ -338,16 +335,7 @@ def save_surrogate(path: str | Path, surrogate: Surrogate) -> Path:
                     "base_tstt": float(ctx.base_tstt), "name": ctx.name},
         "meta": surrogate.meta,
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return save_torch(path, payload)
 
 
 def load_surrogate(problem: NetworkDesignProblem, path: str | Path | None = None) -> Surrogate:
@@ -363,18 +351,8 @@ def load_surrogate(problem: NetworkDesignProblem, path: str | Path | None = None
         The checkpoint was trained on another network, demand or lane split.
     """
     path = Path(path) if path is not None else default_checkpoint(problem.assignment.network.name or problem.name)
-    if not path.is_file():
-        raise DataNotFoundError(path, "Train one with `routeplanner train design-surrogate NETWORK`.")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise DataFormatError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
-        kind = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
-        raise DataFormatError(path, f"not a design-surrogate checkpoint (kind {kind!r})")
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise DataFormatError(path, f"checkpoint format {payload.get('format')!r}, this version reads "
-                                    f"{CHECKPOINT_FORMAT}")
+    payload = read_torch(path, CHECKPOINT_KIND, what="design-surrogate", format=CHECKPOINT_FORMAT,
+                         hint="Train one with `routeplanner train design-surrogate NETWORK`.")
     try:
         config = SurrogateConfig(**payload["config"])
         net = payload["network"]
@@ -387,10 +365,5 @@ def load_surrogate(problem: NetworkDesignProblem, path: str | Path | None = None
         raise ValidationError("surrogate", f"{path.name} was trained on network {context.name!r} (fingerprint "
                               f"{context.fingerprint}), not this problem's ({network_fingerprint(problem)})")
     model = build_model(problem, config, seed=0)
-    try:
-        model.load_state_dict(payload["model"])
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()
-        raise DataFormatError(path, "weights do not match the architecture "
-                                    f"({first[0] if first else type(exc).__name__})") from exc
+    load_weights(model, payload.get("model"), path)
     return Surrogate(problem, model, context, dict(payload.get("meta") or {}))

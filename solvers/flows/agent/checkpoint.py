@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from planner.errors import DataFormatError, DataNotFoundError
+from planner.checkpoints import load_weights, read_torch, save_torch
+from planner.errors import DataFormatError
 from solvers.flows.agent.environment import EnvConfig
 from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork
 
@@ -43,8 +42,6 @@ class AgentCheckpoint:
 
 def save_agent(path: str | Path, model: LinkQNetwork, env: EnvConfig, info: dict[str, Any]) -> Path:
     """Write the model (weights + sizes + environment + ``info``); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "kind": _KIND,
         "gnn": model.config.to_dict(),
@@ -52,10 +49,7 @@ def save_agent(path: str | Path, model: LinkQNetwork, env: EnvConfig, info: dict
         "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "info": info,
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_torch(path, payload)
 
 
 def load_agent(path: str | Path | None = None) -> AgentCheckpoint:
@@ -69,21 +63,15 @@ def load_agent(path: str | Path | None = None) -> AgentCheckpoint:
         If it is not a routing-agent checkpoint.
     """
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-    if not path.is_file():
-        raise DataNotFoundError(path, "No routing-agent checkpoint; train one with `routeplanner train routing-agent`.")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise DataFormatError(path, f"not a torch checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != _KIND:
-        raise DataFormatError(path, "not a routing-agent checkpoint")
+    payload = read_torch(path, _KIND, what="routing-agent",
+                         hint="No routing-agent checkpoint; train one with `routeplanner train routing-agent`.")
     try:
         model = LinkQNetwork(GnnConfig(**payload["gnn"]))
-        model.load_state_dict(payload["state_dict"])
         env = payload["env"]
         env_config = EnvConfig(capacity=float(env["capacity"]),
                                demand_sizes=tuple(float(d) for d in env["demand_sizes"]), k=int(env["k"]))
     except (KeyError, TypeError, RuntimeError) as exc:
         raise DataFormatError(path, f"incomplete routing-agent checkpoint ({type(exc).__name__}: {exc})") from None
+    load_weights(model, payload.get("state_dict"), path)
     model.eval()
     return AgentCheckpoint(model=model, env=env_config, info=dict(payload.get("info", {})))

@@ -10,15 +10,14 @@ written atomically (temporary file, then rename), so an interrupted save leaves 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from planner.errors import DataFormatError, DataNotFoundError, PlannerError
+from planner.checkpoints import load_weights, read_torch, save_torch
+from planner.errors import DataFormatError, PlannerError
 from solvers.vrp.policy.model import PolicyConfig, PolicyModel
 
 CHECKPOINT_KIND = "routeplanner-vrp-policy"
@@ -55,8 +54,6 @@ class Checkpoint:
 def save_checkpoint(path: str | Path, model: PolicyModel, *, step: int,
                     optimizer: torch.optim.Optimizer | None = None, meta: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (and the optimiser and training state) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "kind": CHECKPOINT_KIND,
         "format": CHECKPOINT_FORMAT,
@@ -66,16 +63,7 @@ def save_checkpoint(path: str | Path, model: PolicyModel, *, step: int,
         "step": int(step),
         "meta": dict(meta or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return save_torch(path, payload)
 
 
 def load_checkpoint(path: str | Path | None = None, device: str | torch.device = "cpu") -> Checkpoint:
@@ -90,33 +78,15 @@ def load_checkpoint(path: str | Path | None = None, device: str | torch.device =
         not match its architecture.
     """
     path = Path(path) if path is not None else DEFAULT_CHECKPOINT
-    if not path.is_file():
-        raise DataNotFoundError(path, "Train one with `routeplanner train vrp-policy` or name an existing .pt file.")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise DataFormatError(path, f"not a readable torch checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
-        raise DataFormatError(path, f"not a VRP policy checkpoint (kind {_kind(payload)!r}, "
-                                    f"expected {CHECKPOINT_KIND!r})")
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise DataFormatError(path, f"checkpoint format {payload.get('format')!r}, this version reads "
-                                    f"{CHECKPOINT_FORMAT}")
+    payload = read_torch(path, CHECKPOINT_KIND, what="VRP policy", format=CHECKPOINT_FORMAT, device=device,
+                         hint="Train one with `routeplanner train vrp-policy` or name an existing .pt file.")
     try:
         config = PolicyConfig(**payload["config"])
     except (TypeError, KeyError, PlannerError) as exc:
         raise DataFormatError(path, f"bad architecture in checkpoint ({exc})") from exc
     model = PolicyModel(config).to(device)
-    try:
-        model.load_state_dict(payload["model"])
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()
-        raise DataFormatError(path, "weights do not match the architecture "
-                                    f"({first[0] if first else type(exc).__name__})") from exc
+    load_weights(model, payload.get("model"), path)
     model.eval()
     return Checkpoint(model=model, step=int(payload.get("step", 0)), optimizer_state=payload.get("optimizer"),
                       meta=dict(payload.get("meta") or {}), path=path)
 
-
-def _kind(payload: Any) -> Any:
-    return payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
