@@ -42,35 +42,6 @@ def phast(root: int, up_ptr: np.ndarray, up_head: np.ndarray, up_w: np.ndarray, 
 
 
 @njit(cache=True)
-def corridor_csr(nodes: np.ndarray, local: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
-                 w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The sub-network induced by ``nodes`` (``local[v]`` is the position of ``v`` in ``nodes``,
-    ``-1`` outside): row pointer, local heads and the global edge index of every kept edge.
-    Edges with infinite weight are dropped."""
-    size = nodes.size
-    ptr = np.zeros(size + 1, np.int64)
-    count = 0
-    for i in range(size):
-        v = nodes[i]
-        for e in range(indptr[v], indptr[v + 1]):
-            if local[indices[e]] >= 0 and w[e] < INF:
-                count += 1
-        ptr[i + 1] = count
-    head = np.empty(count, np.int64)
-    edge = np.empty(count, np.int64)
-    p = 0
-    for i in range(size):
-        v = nodes[i]
-        for e in range(indptr[v], indptr[v + 1]):
-            h = local[indices[e]]
-            if h >= 0 and w[e] < INF:
-                head[p] = h
-                edge[p] = e
-                p += 1
-    return ptr, head, edge
-
-
-@njit(cache=True)
 def astar(s: int, t: int, ptr: np.ndarray, head: np.ndarray, cost: np.ndarray, potential: np.ndarray,
           dist: np.ndarray, pred: np.ndarray, touched: np.ndarray, hk: np.ndarray, hn: np.ndarray,
           hpos: np.ndarray) -> np.ndarray:
@@ -134,28 +105,6 @@ def tail_of(k: int, ptr: np.ndarray) -> int:
         else:
             hi = mid
     return lo
-
-
-@njit(cache=True)
-def dijkstra_tree(s: int, ptr: np.ndarray, head: np.ndarray, cost: np.ndarray, dist: np.ndarray,
-                  pred: np.ndarray, hk: np.ndarray, hn: np.ndarray, hpos: np.ndarray) -> None:
-    """Full shortest-path tree from ``s``: ``dist`` and the CSR position ``pred`` of the edge
-    into every node (``-1``: root or unreachable); ``dist``/``pred`` are overwritten."""
-    for v in range(dist.size):
-        dist[v] = INF
-        pred[v] = -1
-    dist[s] = 0.0
-    size = _heap_set(hk, hn, hpos, 0, s, 0.0)
-    while size > 0:
-        u, du = hn[0], hk[0]
-        size = _heap_pop(hk, hn, hpos, size)
-        for k in range(ptr[u], ptr[u + 1]):
-            v = head[k]
-            nd = du + cost[k]
-            if nd < dist[v]:
-                dist[v] = nd
-                pred[v] = k
-                size = _heap_set(hk, hn, hpos, size, v, nd)
 
 
 @njit(cache=True)

@@ -594,11 +594,11 @@ class AlternativeRouter:
 
     # ------------------------------------------------------------------ via-node baseline
     def via_node(self, source: int, target: int, max_candidates: int = 64) -> AlternativeRoutes:
-        """Via-node alternatives (X-BDV, the OSRM family): shortest-path trees from the source and
-        to the target on the corridor; candidate via nodes ``v`` in order of
-        ``d(s, v) + d(v, t)``; the route ``s -> v -> t`` of tree paths is accepted when it is
-        simple and passes the same three criteria. Nodes of every evaluated route are skipped
-        as later candidates (they would give the same route).
+        """Via-node alternatives (X-BDV, the OSRM family): on the corridor of :meth:`alternatives`
+        and its shortest-path trees from the source and to the target, candidate via nodes ``v``
+        in order of ``d(s, v) + d(v, t)``; the route ``s -> v -> t`` of tree paths is accepted
+        when it is simple and passes the same three criteria. Nodes of every evaluated route are
+        skipped as later candidates (they would give the same route).
 
         Raises
         ------
@@ -609,72 +609,61 @@ class AlternativeRouter:
         p = self.parameters
         problem = ShortestPathProblem(self.graph, source, target, self.hierarchy.weight)
         s, t = problem.source, problem.target
-        d_from = self.distances_from(s)
-        d_to = self.distances_to(t)
-        optimum = float(d_from[t])
+        nodes, near_from, near_to, optimum = self._sweep(s, t, p.max_stretch * (1.0 + COST_RTOL))
         if not math.isfinite(optimum):
             raise problem.unreachable()
         best = self.hierarchy.shortest_path(s, t)
         routes, stretch, sharing, local = [best], [1.0], [0.0], [True]
         if p.k == 1 or s == t:
             return self._result(routes, optimum, stretch, sharing, local, 0, 0, start, "via-node")
-        score = d_from + d_to
-        nodes = np.flatnonzero(score <= p.max_stretch * optimum * (1.0 + COST_RTOL))
-        local_of = np.full(self.graph.n_nodes, -1, np.int64)
-        local_of[nodes] = np.arange(nodes.size)
-        ptr, head, edge = kernels.corridor_csr(nodes, local_of, self.graph.indptr, self.graph.indices, self.costs)
-        # reverse corridor: edges grouped by head
-        order = np.argsort(head, kind="stable")
-        tails_local = np.repeat(np.arange(nodes.size), np.diff(ptr))
-        r_ptr = np.zeros(nodes.size + 1, np.int64)
-        np.cumsum(np.bincount(head, minlength=nodes.size), out=r_ptr[1:])
-        r_head, r_edge = tails_local[order], edge[order]
-        n_local = nodes.size
-        hk, hn, hpos = (a[:n_local] for a in self._heap)
-        dist_f, pred_f = np.empty(n_local), np.empty(n_local, np.int64)
-        dist_b, pred_b = np.empty(n_local), np.empty(n_local, np.int64)
-        kernels.dijkstra_tree(int(local_of[s]), ptr, head, self.costs[edge], dist_f, pred_f, hk, hn, hpos)
-        kernels.dijkstra_tree(int(local_of[t]), r_ptr, r_head, self.costs[r_edge], dist_b, pred_b, hk, hn, hpos)
-        covered = np.zeros(n_local, bool)
-        covered[local_of[best.nodes]] = True
-        accepted = [best.edges]
-        candidates = np.argsort(dist_f + dist_b, kind="stable")
-        evaluated = 0
-        for v in candidates.tolist():
-            if len(routes) >= p.k or evaluated >= max_candidates:
-                break
-            if covered[v] or not math.isfinite(dist_f[v] + dist_b[v]):
-                continue
-            evaluated += 1
-            up: list[int] = []
-            x = v
-            while pred_f[x] >= 0:
-                up.append(int(edge[pred_f[x]]))
-                x = int(kernels.tail_of(pred_f[x], ptr))
-            down: list[int] = []
-            x = v
-            while pred_b[x] >= 0:
-                down.append(int(r_edge[pred_b[x]]))
-                x = int(kernels.tail_of(pred_b[x], r_ptr))
-            edges = np.asarray(up[::-1] + down, dtype=np.int64)
-            route_nodes = np.concatenate([[s], self.graph.indices[edges]])
-            covered[local_of[route_nodes]] = True
-            if np.unique(route_nodes).size != route_nodes.size:
-                continue  # not a simple path
-            st = self.criteria.cost(edges) / optimum if optimum > 0 else 1.0
-            sh = self.criteria.sharing(edges, accepted)
-            if st > p.max_stretch * (1.0 + COST_RTOL) or sh > p.max_sharing:
-                continue
-            if not self.criteria.locally_optimal(route_nodes, edges, p.local_optimality, d_from, d_to):
-                continue
-            route = route_from_edges(self.graph, s, edges, self.hierarchy.weight)
-            routes.append(Route(route.nodes, route.edges, self.criteria.cost(edges), route.weight, route.length_m,
-                                route.travel_time_s))
-            stretch.append(st)
-            sharing.append(sh)
-            local.append(True)
-            accepted.append(edges)
-        return self._result(routes, optimum, stretch, sharing, local, evaluated, n_local, start, "via-node")
+        _ptr, head, edge, _base, tail, pred, succ = kernels.corridor_graph(
+            nodes, near_from, near_to, self.graph.indptr, self.graph.indices, self.costs, self._local, s, t, COST_RTOL)
+        d_from, d_to = self._d_from, self._d_to  # node-indexed, inf outside the corridor
+        d_from[nodes] = near_from
+        d_to[nodes] = near_to
+        try:
+            covered = np.zeros(nodes.size, bool)
+            covered[self._local[best.nodes]] = True
+            mark = self._on_path[: nodes.size]
+            ls, lt = int(self._local[s]), int(self._local[t])
+            accepted = [best.edges]
+            evaluated = 0
+            for v in np.argsort(near_from + near_to, kind="stable").tolist():
+                if len(routes) >= p.k or evaluated >= max_candidates:
+                    break
+                if covered[v]:
+                    continue
+                evaluated += 1
+                covered[v] = True
+                path = kernels.via_path(ls, lt, v, head, tail, pred, succ, mark)
+                if path.size == 0:  # not a simple path: its nodes are skipped all the same
+                    for tree, step in ((pred, tail), (succ, head)):
+                        x = v
+                        while tree[x] >= 0:
+                            x = int(step[tree[x]])
+                            covered[x] = True
+                    continue
+                edges = edge[path]
+                route_nodes = np.concatenate([[s], self.graph.indices[edges]])
+                covered[self._local[route_nodes]] = True
+                st = self.criteria.cost(edges) / optimum if optimum > 0 else 1.0
+                sh = self.criteria.sharing(edges, accepted)
+                if st > p.max_stretch * (1.0 + COST_RTOL) or sh > p.max_sharing:
+                    continue
+                if not self.criteria.locally_optimal(route_nodes, edges, p.local_optimality, d_from, d_to):
+                    continue
+                route = route_from_edges(self.graph, s, edges, self.hierarchy.weight)
+                routes.append(Route(route.nodes, route.edges, self.criteria.cost(edges), route.weight,
+                                    route.length_m, route.travel_time_s))
+                stretch.append(st)
+                sharing.append(sh)
+                local.append(True)
+                accepted.append(edges)
+        finally:
+            self._local[nodes] = -1
+            d_from[nodes] = math.inf
+            d_to[nodes] = math.inf
+        return self._result(routes, optimum, stretch, sharing, local, evaluated, nodes.size, start, "via-node")
 
     def _result(self, routes: list[Route], optimum: float, stretch: list[float], sharing: list[float],
                 local: list[bool], iterations: int, corridor_nodes: int, start: float,
