@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +25,9 @@ from planner.registry import ProblemKind, register
 from solvers.design.evaluation import DesignEvaluation, ExactFitness, evaluate_design
 from solvers.design.ga import GaParams, run_ga
 from solvers.design.problem import Design, NetworkDesignProblem
-from solvers.design.surrogate import Surrogate, load_surrogate
+
+if TYPE_CHECKING:
+    from solvers.design.surrogate import Surrogate
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ def solve_design_exact(problem: NetworkDesignProblem, budget: Budget,
 def solve_design_surrogate(problem: NetworkDesignProblem, budget: Budget, params: DesignParams | None = None,
                            surrogate: Surrogate | None = None) -> DesignSolution:
     """GA on the GNN surrogate, then exact re-evaluation of its ``reevaluate`` best designs."""
+    from solvers.design.surrogate import Surrogate, load_surrogate  # torch, on first use only
+
     params = _check(problem, params)
     start = time.perf_counter()
     if surrogate is None:

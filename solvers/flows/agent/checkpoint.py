@@ -13,11 +13,10 @@ from typing import Any
 
 from planner.checkpoints import load_weights, read_torch, save_torch
 from planner.errors import DataFormatError
+from solvers.flows.agent import DEFAULT_CHECKPOINT
 from solvers.flows.agent.environment import EnvConfig
 from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork
 
-#: The checkpoint shipped with the package.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "routing-agent.pt"
 _KIND = "routeplanner.routing-agent"
 
 

@@ -3,6 +3,7 @@
 ``routing-agent`` (the trained DRL+GNN agent, shipped checkpoint), and the baselines ``sap``,
 ``lb`` and ``least-max-util``. Each plays ``problem.episodes`` episodes of
 ``problem.seed`` and returns a :class:`~planner.demand_routing.DemandRoutingResult`.
+Registering them imports no torch: the agent's modules load when a solver first plays.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from planner.budget import Budget
 from planner.demand_routing import DemandRoutingProblem, DemandRoutingResult
 from planner.registry import ProblemKind, register
+from solvers.flows.agent import DEFAULT_CHECKPOINT
 from solvers.flows.agent.baselines import BatchLeastMaxUtilisation, BatchLoadBalancing, BatchSap
-from solvers.flows.agent.checkpoint import DEFAULT_CHECKPOINT, AgentCheckpoint, load_agent
 from solvers.flows.agent.environment import EnvConfig, RoutingNetwork
-from solvers.flows.agent.play import BatchChooser, play_agent, play_batched
+
+if TYPE_CHECKING:
+    from solvers.flows.agent.checkpoint import AgentCheckpoint
+    from solvers.flows.agent.play import BatchChooser
 
 
 def prepare(problem: DemandRoutingProblem) -> tuple[RoutingNetwork, EnvConfig]:
@@ -33,6 +36,8 @@ def prepare(problem: DemandRoutingProblem) -> tuple[RoutingNetwork, EnvConfig]:
 
 @lru_cache(maxsize=4)
 def _cached_agent(path: str, mtime_ns: int) -> AgentCheckpoint:
+    from solvers.flows.agent.checkpoint import load_agent
+
     return load_agent(path)
 
 
@@ -45,6 +50,8 @@ def cached_agent(path: str | Path | None = None) -> AgentCheckpoint:
 
 def _play(name: str, make: Callable[[RoutingNetwork, EnvConfig], BatchChooser],
           problem: DemandRoutingProblem) -> DemandRoutingResult:
+    from solvers.flows.agent.play import play_batched
+
     start = time.perf_counter()
     network, config = prepare(problem)
     scores = play_batched(make(network, config), network, config, problem.seed, range(problem.episodes))
@@ -82,6 +89,10 @@ def solve_agent(problem: DemandRoutingProblem, budget: Budget | None = None, *,
     threads
         Torch threads while playing.
     """
+    import torch
+
+    from solvers.flows.agent.play import play_agent
+
     start = time.perf_counter()
     agent = cached_agent(checkpoint)
     network, config = prepare(problem)
