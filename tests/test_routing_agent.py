@@ -28,9 +28,9 @@ from solvers.flows.agent.baselines import (
     ShortestAvailablePath,
     run_episode,
 )
-from solvers.flows.agent.checkpoint import DEFAULT_CHECKPOINT, load_agent, save_agent
+from solvers.flows.agent.checkpoint import DEFAULT_CHECKPOINT, combine_agents, load_agent, save_agent
 from solvers.flows.agent.environment import DemandStream, EnvConfig, RoutingEnv, RoutingNetwork
-from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork, NetworkTensors, q_values
+from solvers.flows.agent.gnn import GnnConfig, LinkQNetwork, NetworkTensors, QEnsemble, q_values
 from solvers.flows.agent.play import AgentPolicy, play_agent, play_batched, play_policy
 from solvers.flows.agent.train import TrainConfig, train
 from tests.conftest import requires_data
@@ -379,6 +379,73 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path) -> None:
     torch.save({"kind": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(DataFormatError):
         load_agent(tmp_path / "other.pt")
+
+
+def test_path_pooling_reads_out_the_candidate_path_links(small) -> None:
+    _, net = small
+    torch.manual_seed(5)
+    model = LinkQNetwork(GnnConfig(hidden=6, steps=2, readout=8, pooling="mean-max-path"))
+    x = torch.rand(3, net.n_links, 6)
+    x[..., 3] = 0.0
+    x[0, [0, 2], 3] = 1.0
+    x[1, 1, 3] = 1.0
+    x[2, :, 3] = 1.0
+    # the readout's input, recomputed link by link
+    h = model.embed(x)
+    for _ in range(2):
+        m = model.messages(h, NetworkTensors(net).adjacency)
+        h = model.update(m.reshape(-1, 6), h.reshape(-1, 6)).reshape(h.shape)
+    expected = []
+    for g in range(3):
+        on = x[g, :, 3] > 0
+        expected.append(torch.cat([h[g].mean(0), h[g].amax(0), h[g][on].mean(0), h[g][on].amax(0)]))
+    want = model.readout(torch.stack(expected)).squeeze(-1)
+    torch.testing.assert_close(model(x, NetworkTensors(net).adjacency), want)
+    with pytest.raises(ValidationError, match="pooling"):
+        GnnConfig(pooling="path")
+
+
+def test_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path, small) -> None:
+    _, net = small
+    tensors = NetworkTensors(net)
+    torch.manual_seed(2)
+    members = [LinkQNetwork(GnnConfig(hidden=8, steps=2, readout=8)),
+               LinkQNetwork(GnnConfig(hidden=6, steps=3, readout=8, pooling="mean-max-path"))]
+    args = (tensors, torch.full((2, net.n_links), 120.0), torch.tensor([1, 20]), torch.tensor([8.0, 64.0]),
+            200.0, 64.0)
+    ensemble = QEnsemble(members)
+    q = q_values(ensemble, *args)
+    finite = torch.isfinite(q)
+    torch.testing.assert_close(q[finite], ((q_values(members[0], *args) + q_values(members[1], *args)) / 2)[finite])
+    paths = [save_agent(tmp_path / f"m{i}.pt", m, EnvConfig(), {"step": i}) for i, m in enumerate(members)]
+    combined = load_agent(combine_agents(paths, tmp_path / "ens.pt"))
+    assert isinstance(combined.model, QEnsemble) and len(combined.model.members) == 2
+    assert [m["step"] for m in combined.info["members"]] == [0, 1]
+    torch.testing.assert_close(q_values(combined.model, *args)[finite], q[finite])
+    # ensembles of ensembles flatten; playing works like a single network
+    three = load_agent(combine_agents([tmp_path / "ens.pt", paths[0]], tmp_path / "ens3.pt")).model
+    assert len(three.members) == 3
+    scores = play_agent(three, net, EnvConfig(), seed=4, episodes=range(3))
+    assert (scores.routed > 0).all()
+
+
+def test_bad_ensembles_are_refused(tmp_path) -> None:
+    model = LinkQNetwork(GnnConfig(hidden=8, steps=2, readout=8))
+    one = save_agent(tmp_path / "one.pt", model, EnvConfig(), {})
+    other_env = save_agent(tmp_path / "cap.pt", model, EnvConfig(capacity=100.0), {})
+    with pytest.raises(ValidationError) as err:
+        combine_agents([one], tmp_path / "e.pt")
+    assert err.value.field == "members"
+    with pytest.raises(ValidationError, match="environments"):
+        combine_agents([one, other_env], tmp_path / "e.pt")
+    with pytest.raises(ValidationError):
+        QEnsemble([])
+    payload = torch.load(combine_agents([one, one], tmp_path / "e.pt"), weights_only=True)
+    for members in ([], "x", [{"gnn": {"hidden": 8}}]):
+        bad = dict(payload, members=members)
+        torch.save(bad, tmp_path / "bad.pt")
+        with pytest.raises(DataFormatError):
+            load_agent(tmp_path / "bad.pt")
 
 
 # --- bad inputs ---------------------------------------------------------------------------------

@@ -10,9 +10,16 @@ Suites (fixed in code, chosen by rule, never by results):
 - ``gh400``: the first instance of the three type-1 classes of Gehring-Homberger 400,
   C1_4_1 R1_4_1 RC1_4_1.
 - ``road-small``, ``road-medium``: asymmetric VRPTW instances on real road networks
-  (:mod:`datasets.generators.road_vrp`); they have no best-known values, so no gaps.
+  (:mod:`datasets.generators.road_vrp`).
+- ``gen-500``: 20 generated X-like CVRP instances with 500 clients
+  (:func:`datasets.generators.vrp.generate_cvrp`), 10 with uniform and 10 with clustered
+  clients, seeds 5001-5020 (outside every training and validation seed of the learned policy).
 
-Gaps are to the best-known values of ``vrp/bks.csv``. Wall time is measured around the solver
+Gaps are to the best-known values of ``vrp/bks.csv`` where an instance has one; the road and
+generated instances have none, and their gaps are to the best feasible objective of the same
+bench run (every solver, time limit and seed; ``gap_reference`` in the records says which).
+
+Wall time is measured around the solver
 call, after a warm-up that compiles the GA's kernels (compilation is a one-off per machine, cached
 by numba).
 """
@@ -22,8 +29,8 @@ from __future__ import annotations
 import csv
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,12 +40,17 @@ from datasets.location import data_dir, data_path
 from datasets.vrplib import best_known, read_instance
 from planner.bench.records import BenchRecord
 from planner.budget import Budget
-from planner.errors import NotFoundError, PlannerError
+from planner.errors import NotFoundError, PlannerError, ValidationError
 from planner.registry import get_solver
 from planner.vrp import VrpInstance, check_feasibility
 
 #: Suite name -> (data folder, how to choose the instances).
-SUITES = ("x-small", "x-medium", "x-large", "solomon", "gh400", *ROAD_SUITES)
+GENERATED_SUITES: dict[str, tuple[str, ...]] = {
+    "gen-500": tuple(f"gen:cvrp:n=500,seed={seed},distribution={distribution}"
+                     for distribution, first in (("uniform", 5001), ("clustered", 5011))
+                     for seed in range(first, first + 10)),
+}
+SUITES = ("x-small", "x-medium", "x-large", "solomon", "gh400", *ROAD_SUITES, *GENERATED_SUITES)
 _X_RANGES = {"x-small": (100, 200, 10), "x-medium": (300, 500, 6), "x-large": (800, 10**9, 3)}
 _SOLOMON = ("C101", "C201", "R101", "R201", "RC101", "RC201")
 _GH400 = ("C1_4_1", "R1_4_1", "RC1_4_1")
@@ -68,6 +80,8 @@ def suite_instances(suite: str) -> list[tuple[str, str]]:
         return [(names[k][1], str(folder / f"{names[k][1]}.vrp")) for k in ranks]
     if suite in ROAD_SUITES:
         return [(spec, spec) for spec in ROAD_SUITES[suite]]
+    if suite in GENERATED_SUITES:
+        return [(spec, spec) for spec in GENERATED_SUITES[suite]]
     if suite == "solomon":
         folder = data_path("vrp", "vrptw", "Solomon")
         return [(name, str(folder / f"{name}.vrp")) for name in _SOLOMON]
@@ -114,12 +128,27 @@ def run_one(instance: VrpInstance, solver: str, time_limit: float, seed: int) ->
 
 
 def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], seeds: int,
-              progress: Callable[[str], None] | None = None) -> tuple[list[VrpRun], list[BenchRecord]]:
-    """Every solver on every instance of ``suite`` at every time limit and seed (1..seeds)."""
+              progress: Callable[[str], None] | None = None,
+              limits_for: Mapping[str, Sequence[float]] | None = None) -> tuple[list[VrpRun], list[BenchRecord]]:
+    """Every solver on every instance of ``suite`` at every time limit and seed (1..seeds).
+
+    Parameters
+    ----------
+    limits_for
+        Optional solver -> the time limits it runs at (a subset of ``time_limits``), e.g. a
+        construction heuristic whose result does not depend on the limit; by default every
+        solver runs at every limit.
+    """
     from solvers.vrp.ga import warm_up
 
+    limits_for = dict(limits_for or {})
     for name in solvers:
         get_solver(name)
+    for name, limits in limits_for.items():
+        if name not in solvers:
+            raise ValidationError("limits_for", f"{name!r} is not one of the solvers ({', '.join(solvers)})")
+        if not set(limits) <= set(time_limits):
+            raise ValidationError("limits_for", f"{name}: limits {sorted(limits)} not all in {sorted(time_limits)}")
     warm_up()
     if {"policy", "earli"} & set(solvers):
         from solvers.vrp.policy import warm_up as warm_up_policy
@@ -128,21 +157,39 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
     runs: list[VrpRun] = []
     records: list[BenchRecord] = []
     for name, path in suite_instances(suite):
-        instance = read_instance(path) if suite not in ROAD_SUITES else load_problem(path).problem
+        from_spec = suite in ROAD_SUITES or suite in GENERATED_SUITES
+        instance = load_problem(path).problem if from_spec else read_instance(path)
+        instance_runs = []
         for limit in time_limits:
             for seed in range(1, seeds + 1):
                 for solver in solvers:
+                    if solver in limits_for and limit not in limits_for[solver]:
+                        continue
                     if progress is not None:
                         progress(f"{name} · {solver} · {limit:g} s · seed {seed}")
-                    run = run_one(instance, solver, limit, seed)
-                    runs.append(run)
-                    metrics = {"objective": run.objective, "gap_pct": run.gap_pct, "wall_s": run.wall_s,
-                               "feasible": run.feasible, "n": run.n}
-                    if run.error:
-                        metrics["error"] = run.error
-                    records.append(BenchRecord(family="vrp", suite=suite, instance=name, solver=solver, seed=seed,
-                                               budget_s=limit, baseline=run.baseline, metrics=metrics))
+                    instance_runs.append(run_one(instance, solver, limit, seed))
+        reference = "bks"
+        if best_known(instance.name) is None:
+            instance_runs, reference = with_best_in_run_gaps(instance_runs), "best-in-run"
+        for run in instance_runs:
+            metrics = {"objective": run.objective, "gap_pct": run.gap_pct, "gap_reference": reference,
+                       "wall_s": run.wall_s, "feasible": run.feasible, "n": run.n}
+            if run.error:
+                metrics["error"] = run.error
+            records.append(BenchRecord(family="vrp", suite=suite, instance=name, solver=run.solver, seed=run.seed,
+                                       budget_s=run.time_limit, baseline=run.baseline, metrics=metrics))
+        runs.extend(instance_runs)
     return runs, records
+
+
+def with_best_in_run_gaps(runs: Sequence[VrpRun]) -> list[VrpRun]:
+    """``runs`` of one instance with gaps to their best feasible objective (none without any)."""
+    feasible = [r.objective for r in runs if r.feasible and r.objective is not None]
+    if not feasible:
+        return list(runs)
+    best = min(feasible)
+    return [replace(r, gap_pct=None if r.objective is None or not r.feasible else 100.0 * (r.objective - best) / best)
+            for r in runs]
 
 
 def summarise_vrp(runs: Sequence[VrpRun]) -> list[dict[str, object]]:

@@ -11,10 +11,11 @@ from planner.commands._output import console, print_rows, split_list
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
-    """Add the ``train`` group with ``vrp-policy`` and ``routing-agent``."""
+    """Add the ``train`` group: ``vrp-policy``, ``routing-agent`` (+ ``-ensemble``), ``design-surrogate``."""
     train_app = typer.Typer(help="Train learned models.", no_args_is_help=True)
     train_app.command("vrp-policy")(train_vrp_policy_command)
     train_app.command("routing-agent")(train_routing_agent_command)
+    train_app.command("routing-agent-ensemble")(train_routing_agent_ensemble_command)
     train_app.command("design-surrogate")(train_design_surrogate_command)
     app.add_typer(train_app, name="train")
 
@@ -115,7 +116,7 @@ def train_routing_agent_command(
     learning_rate: Annotated[float, typer.Option(help="Adam step size.")] = 1e-3,
     hidden: Annotated[int, typer.Option(help="Link state size.")] = 16,
     message_steps: Annotated[int, typer.Option(help="Message-passing rounds T.")] = 4,
-    pooling: Annotated[str, typer.Option(help="Readout pooling: sum-max or mean-max.")] = "mean-max",
+    pooling: Annotated[str, typer.Option(help="Readout pooling: sum-max, mean-max or mean-max-path.")] = "mean-max",
     message: Annotated[str, typer.Option(help="Message function: neighbour or pairwise.")] = "neighbour",
     validate_every: Annotated[int, typer.Option(help="Learning steps between validations.")] = 500,
     validate_on: Annotated[str, typer.Option(help="Extra validation topologies, comma-separated; with any, the "
@@ -149,3 +150,16 @@ def train_routing_agent_command(
     state = "finished" if result.finished else "stopped (resume with the same command)"
     console.print(f"{state} at step {result.step}/{result.total_steps}, {result.elapsed_s:.0f} s of training; "
                   f"best validation {result.best_validation_score}; checkpoint {result.checkpoint}")
+
+
+def train_routing_agent_ensemble_command(
+    members: Annotated[str, typer.Argument(help="Agent checkpoints to combine, comma-separated.")],
+    checkpoint: Annotated[Path, typer.Option(help="Ensemble checkpoint to write.")] = Path("routing-agent.pt"),
+) -> None:
+    """Combine trained routing agents into one ensemble checkpoint (the mean of their Q-values)."""
+    from solvers.flows.agent.checkpoint import combine_agents, load_agent
+
+    out = combine_agents(split_list(members), checkpoint)
+    model = load_agent(out).model
+    console.print(f"wrote {out}: {len(model.members)} Q-networks, "
+                  f"{sum(p.numel() for p in model.parameters()):,} parameters")

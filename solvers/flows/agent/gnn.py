@@ -37,6 +37,10 @@ from solvers.flows.agent.environment import RoutingNetwork
 
 #: Number of link features (see the module notes).
 N_FEATURES = 6
+#: Index of the on-path flag among the link features.
+ON_PATH_FEATURE = 3
+#: Graph readouts (see :class:`GnnConfig`).
+POOLINGS = ("sum-max", "mean-max", "mean-max-path")
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,10 @@ class GnnConfig:
     readout
         Hidden units of the two readout layers (the paper: 35).
     pooling
-        Graph readout: the sum (the paper) or the mean of the link states, each beside their
-        maximum.
+        Graph readout: the sum (``"sum-max"``, the paper) or the mean (``"mean-max"``) of the
+        link states, each beside their maximum; ``"mean-max-path"`` adds the mean and the
+        maximum over the candidate path's links (the action's own links), so the difference
+        between two actions does not shrink as the network grows.
     message
         ``"neighbour"``: a message is an MLP of the sending link's state (the default, and what
         checkpoints without this field hold); ``"pairwise"``: an MLP of the receiving and the
@@ -71,8 +77,8 @@ class GnnConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValidationError(name, f"must be a positive integer ({value!r})")
-        if self.pooling not in ("sum-max", "mean-max"):
-            raise ValidationError("pooling", f"must be 'sum-max' or 'mean-max' ({self.pooling!r})")
+        if self.pooling not in POOLINGS:
+            raise ValidationError("pooling", f"must be one of {', '.join(POOLINGS)} ({self.pooling!r})")
         if self.message not in ("neighbour", "pairwise"):
             raise ValidationError("message", f"must be 'neighbour' or 'pairwise' ({self.message!r})")
 
@@ -149,8 +155,9 @@ class LinkQNetwork(nn.Module):
         self.embed = nn.Sequential(nn.Linear(N_FEATURES, h), nn.SELU())
         self.messages = PairwiseLinkMessages(h) if self.config.message == "pairwise" else LinkMessages(h)
         self.update = nn.GRUCell(h, h)
+        pooled = 4 * h if self.config.pooling == "mean-max-path" else 2 * h
         self.readout = nn.Sequential(
-            nn.Linear(2 * h, self.config.readout), nn.SELU(),
+            nn.Linear(pooled, self.config.readout), nn.SELU(),
             nn.Linear(self.config.readout, self.config.readout), nn.SELU(),
             nn.Linear(self.config.readout, 1),
         )
@@ -177,8 +184,42 @@ class LinkQNetwork(nn.Module):
             messages = self.messages(h, adjacency)
             h = self.update(messages.reshape(g * m, hidden), h.reshape(g * m, hidden)).reshape(g, m, hidden)
         total = h.sum(dim=1) if self.config.pooling == "sum-max" else h.mean(dim=1)
-        pooled = torch.cat([total, h.amax(dim=1)], dim=-1)
-        return self.readout(pooled).squeeze(-1)
+        parts = [total, h.amax(dim=1)]
+        if self.config.pooling == "mean-max-path":
+            on_path = x[..., ON_PATH_FEATURE:ON_PATH_FEATURE + 1] > 0  # (G, m, 1)
+            count = on_path.sum(dim=1).clamp(min=1)
+            parts.append((h * on_path).sum(dim=1) / count)
+            parts.append(h.masked_fill(~on_path, float("-inf")).amax(dim=1).clamp(min=-1e9))
+        return self.readout(torch.cat(parts, dim=-1)).squeeze(-1)
+
+
+class QEnsemble(nn.Module):
+    """The mean Q-value of several independently trained Q-networks.
+
+    Each member is a greedy policy whose choices on unseen topologies vary a lot from one
+    training run (or even one checkpoint) to the next; averaging their Q-values keeps what they
+    agree on (the usual variance reduction of ensembles, as in ensemble DQN). All members score
+    the same state-action graphs, so they may differ in size and readout.
+
+    Parameters
+    ----------
+    members
+        The Q-networks (at least one).
+    """
+
+    def __init__(self, members: list[LinkQNetwork]):
+        super().__init__()
+        if not members:
+            raise ValidationError("members", "an ensemble needs at least one Q-network")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """``(G,)`` mean Q-values; arguments as for :meth:`LinkQNetwork.forward`."""
+        return torch.stack([member(x, adjacency) for member in self.members]).mean(dim=0)
+
+
+#: Anything that maps state-action graphs to Q-values: one network or an ensemble.
+QModel = LinkQNetwork | QEnsemble
 
 
 class NetworkTensors:
@@ -242,12 +283,12 @@ def state_action_features(tensors: NetworkTensors, remaining: torch.Tensor, pair
     return torch.stack([rem, after, between, on_path, demand, room], dim=-1)
 
 
-def q_of_graphs(model: LinkQNetwork, tensors: NetworkTensors, features: torch.Tensor) -> torch.Tensor:
+def q_of_graphs(model: QModel, tensors: NetworkTensors, features: torch.Tensor) -> torch.Tensor:
     """``(G,)`` Q-values of ``G`` state-action graphs given their ``(G, m, N_FEATURES)`` features."""
     return model(features, tensors.adjacency)
 
 
-def q_values(model: LinkQNetwork, tensors: NetworkTensors, remaining: torch.Tensor, pairs: torch.Tensor,
+def q_values(model: QModel, tensors: NetworkTensors, remaining: torch.Tensor, pairs: torch.Tensor,
              bandwidth: torch.Tensor, capacity: float, max_demand: float) -> torch.Tensor:
     """``(B, k)`` Q-values of every candidate of a batch of states (``-inf`` where a pair has
     fewer than ``k`` candidates)."""

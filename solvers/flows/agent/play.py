@@ -18,7 +18,7 @@ import torch
 from planner.errors import ValidationError
 from solvers.flows.agent.baselines import RoutingPolicy, run_episode
 from solvers.flows.agent.environment import EnvConfig, RoutingEnv, RoutingNetwork
-from solvers.flows.agent.gnn import LinkQNetwork, NetworkTensors, fitting_mask, q_values
+from solvers.flows.agent.gnn import NetworkTensors, QModel, fitting_mask, q_values
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class AgentPolicy:
 
     name = "routing-agent"
 
-    def __init__(self, model: LinkQNetwork):
+    def __init__(self, model: QModel):
         self.model = model
         self._tensors: dict[int, NetworkTensors] = {}
 
@@ -153,7 +153,7 @@ def batch_fits(network: RoutingNetwork, remaining: np.ndarray, pairs: np.ndarray
 class AgentChooser:
     """The Q-network's greedy choice among the fitting candidates, for :func:`play_batched`."""
 
-    def __init__(self, model: LinkQNetwork, tensors: NetworkTensors, config: EnvConfig):
+    def __init__(self, model: QModel, tensors: NetworkTensors, config: EnvConfig):
         self.model = model
         self.tensors = tensors
         self.config = config
@@ -170,7 +170,7 @@ class AgentChooser:
         return q.argmax(dim=1).numpy()
 
 
-def play_agent(model: LinkQNetwork, network: RoutingNetwork, config: EnvConfig, seed: int,
+def play_agent(model: QModel, network: RoutingNetwork, config: EnvConfig, seed: int,
                episodes: Sequence[int], *, batch_size: int = 256, tensors: NetworkTensors | None = None
                ) -> EpisodeScores:
     """Play episodes greedily with the Q-network (batched); same results as
