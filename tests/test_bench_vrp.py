@@ -57,9 +57,33 @@ def test_bench_runs_solvers_only_at_their_limits_with_independent_gaps(monkeypat
         assert record.metrics["gap_reference"] == "best-in-run"
         assert run.gap_pct == pytest.approx(100.0 * (run.objective - best) / best)
         assert record.metrics["gap_pct"] == run.gap_pct
+    summary = {(row["solver"], row["time_limit"]): row for row in bench.summarise_vrp(runs)}
+    assert set(summary) == {("ga", 0.2), ("ga", 0.4), ("savings", 0.2)}
+    assert summary["savings", 0.2]["runs"] == 1 and summary["savings", 0.2]["feasible"] == "1/1"
     # the objective is the independent checker's
     from planner.registry import get_solver
 
     solution = get_solver("savings").solve(instance, None)
     assert check_feasibility(instance, solution).objective == pytest.approx(
         next(r.objective for r in runs if r.solver == "savings"))
+
+
+def test_bench_command_with_limits_for_writes_records_and_a_summary(monkeypatch, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    monkeypatch.setitem(bench.GENERATED_SUITES, "tiny", ("gen:cvrp:n=20,seed=4",))
+    out = tmp_path / "vrp.json"
+    result = CliRunner().invoke(app, ["bench", "vrp", "--suite", "tiny", "--solvers", "savings,ga", "--time-limits",
+                                      "0.2,0.3", "--seeds", "1", "--limits-for", "savings=0.2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "per-solver means" in result.output
+    text = out.read_text()
+    records = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines()]
+    assert sorted((r["solver"], r["budget_s"]) for r in records) == [("ga", 0.2), ("ga", 0.3), ("savings", 0.2)]
+    bad = CliRunner().invoke(app, ["bench", "vrp", "--suite", "tiny", "--solvers", "savings", "--time-limits", "0.2",
+                                   "--limits-for", "savings"])
+    assert isinstance(bad.exception, ValidationError) and bad.exception.field == "limits_for"

@@ -198,6 +198,8 @@ def summarise_vrp(runs: Sequence[VrpRun]) -> list[dict[str, object]]:
     for solver in dict.fromkeys(r.solver for r in runs):
         for limit in sorted({r.time_limit for r in runs}):
             group = [r for r in runs if r.solver == solver and r.time_limit == limit]
+            if not group:  # the solver did not run at this limit (``limits_for``)
+                continue
             gaps = [r.gap_pct for r in group if r.gap_pct is not None and r.feasible]
             rows.append({
                 "solver": solver, "time_limit": limit, "runs": len(group),

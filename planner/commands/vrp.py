@@ -44,10 +44,10 @@ def bench_vrp_command(
         {"instance": r.instance, "n": r.n, "solver": r.solver, "time_limit": r.time_limit, "seed": r.seed,
          "objective": r.objective, "gap_pct": r.gap_pct, "wall_s": r.wall_s, "feasible": r.feasible}
         for r in runs])
-    print_rows(f"per-solver means · {suite}", summarise_vrp(runs))
-    if json_out is not None:
+    if json_out is not None:  # first: the records are the run's result
         write_records(json_out, records)
         console.print(f"wrote {len(records)} records to {json_out}")
+    print_rows(f"per-solver means · {suite}", summarise_vrp(runs))
 
 
 def parse_limits_for(text: str) -> dict[str, list[float]]:
