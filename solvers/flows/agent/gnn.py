@@ -17,7 +17,11 @@ sparse product with the line-graph adjacency; or, with ``message="pairwise"``, t
 of the receiving and sending links' states side by side) and updating the link state with a GRU cell
 (the paper's scheme); the link states of a graph are summed (the paper; ``pooling="sum-max"``) or averaged
 (``"mean-max"``, the shipped model: the same scale on any network size) beside their maximum
-(added: it shows bottleneck links directly), and an MLP reads out Q(s, a).
+(added: it shows bottleneck links directly), and an MLP reads out Q(s, a). With
+``pooling="mean-max-path"`` the readout also gets the mean and maximum over the candidate
+path's own links: a whole-network mean dilutes the one path that differs between two actions
+by the network's size. :class:`QEnsemble` averages the Q-values of several trained networks (the
+shipped agent is such an ensemble).
 Features 0, 2, 3 and 4 are the paper's (capacity, betweenness, the action's demand); 1 and 5 are
 added to speed up learning. Nothing in the network depends on the topology's size, so a trained
 model runs on any connected topology.
