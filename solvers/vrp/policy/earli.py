@@ -54,7 +54,9 @@ class PolicyParams:
     temperature
         Sampling temperature.
     chunk
-        Solutions decoded per batch.
+        Solutions decoded per batch. The first batch always runs, whatever the time share, so it
+        is small: 8 solutions of 500 clients decode in about 0.13 s on one CPU thread, 32 in
+        about 0.45 s, which left ``earli`` half of a 1 s limit for the GA.
     n_seeds
         ``earli``: best distinct policy solutions polished and given to the GA.
     policy_share
@@ -72,7 +74,7 @@ class PolicyParams:
     n_solutions: int = 32
     sample: bool = False
     temperature: float = 1.0
-    chunk: int = 32
+    chunk: int = 8
     n_seeds: int = 25
     policy_share: float = 0.1
     polish_share: float = 0.2
