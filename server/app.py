@@ -23,7 +23,7 @@ from server.servicers import (
     PathPlanningServicer,
     RoutingServicer,
 )
-from server.solve import NETWORK_DESIGN, TRAFFIC_ASSIGNMENT, VRP
+from server.solve import DEMAND_ROUTING, NETWORK_DESIGN, TRAFFIC_ASSIGNMENT, VRP
 from server.stubs import Stubs, load
 from server.workers import JobManager
 
@@ -34,7 +34,8 @@ def _time_limit_of(pb: Stubs) -> Any:
     def time_limit(kind: str, request: bytes) -> float:
         messages = {VRP: (pb.optimization_pb2.SolveVrpRequest, 10.0),
                     TRAFFIC_ASSIGNMENT: (pb.optimization_pb2.SolveTrafficAssignmentRequest, 60.0),
-                    NETWORK_DESIGN: (pb.optimization_pb2.SolveNetworkDesignRequest, 600.0)}
+                    NETWORK_DESIGN: (pb.optimization_pb2.SolveNetworkDesignRequest, 600.0),
+                    DEMAND_ROUTING: (pb.optimization_pb2.SolveDemandRoutingRequest, 600.0)}
         message_type, default = messages[kind]
         message = message_type.FromString(request)
         if not message.HasField("time_limit"):

@@ -553,3 +553,62 @@ def planned_path_to_proto(pb: Any, path: Any, elapsed_s: float) -> Any:
         cost=float(path.cost) if len(path.waypoints) else math.inf, planner=path.planner)
     response.elapsed.FromNanoseconds(int(elapsed_s * 1e9))
     return response
+
+
+# ------------------------------------------------------------------------------- demand routing
+#: Default time limit of a demand-routing operation, in seconds.
+DEFAULT_DEMAND_ROUTING_SECONDS = 600.0
+#: Most episodes one demand-routing operation may play.
+MAX_DEMAND_ROUTING_EPISODES = 100_000
+#: Most candidate paths per demand.
+MAX_DEMAND_ROUTING_K = 16
+
+
+@dataclass(frozen=True)
+class DemandRoutingJob:
+    """A validated ``SolveDemandRoutingRequest``."""
+
+    problem: Any
+    policy: str
+    time_limit: float
+    nodes: int
+    links: int
+
+
+def demand_routing_job_from_proto(request: Any) -> DemandRoutingJob:
+    """Validate a ``SolveDemandRoutingRequest`` and read its topology."""
+    from datasets.graphml import read_topology
+    from planner.demand_routing import DemandRoutingProblem
+
+    check_request_id(request.request_id)
+    seed = check_seed(request.seed)
+    time_limit = duration_seconds(request.time_limit, "time_limit", default=DEFAULT_DEMAND_ROUTING_SECONDS,
+                                  maximum=MAX_SOLVE_SECONDS, present=request.HasField("time_limit"))
+    policy = request.policy or "routing-agent"
+    known = sorted(s.name for s in list_solvers() if ProblemKind.DEMAND_ROUTING in s.kinds)
+    if policy not in known:
+        raise ValidationError("policy", f"unknown policy {policy!r} (known: {', '.join(known)})")
+    episodes = request.episodes or 200
+    if not 1 <= episodes <= MAX_DEMAND_ROUTING_EPISODES:
+        raise ValidationError("episodes", f"must be in 1..{MAX_DEMAND_ROUTING_EPISODES} ({request.episodes})")
+    k = request.k or 4
+    if not 1 <= k <= MAX_DEMAND_ROUTING_K:
+        raise ValidationError("k", f"must be in 1..{MAX_DEMAND_ROUTING_K} ({request.k})")
+    capacity = request.capacity if request.HasField("capacity") else 200.0
+    name = check_data_name(request.topology, "topology")
+    if name.startswith("gen:"):
+        raise ValidationError("topology", f"not a topology name ({name!r})")
+    topology = read_topology(name)
+    problem = DemandRoutingProblem(topology.graph, name=name, capacity=capacity, k=k, episodes=episodes, seed=seed)
+    return DemandRoutingJob(problem, policy, time_limit, topology.n_nodes, topology.n_links)
+
+
+def demand_routing_result_to_proto(pb: Any, job: DemandRoutingJob, result: Any) -> Any:
+    """A ``DemandRoutingResult`` with the per-episode scores."""
+    score = np.asarray(result.score, dtype=float)
+    stderr = float(score.std(ddof=1) / math.sqrt(score.size)) if score.size > 1 else 0.0
+    return pb.demand_routing_pb2.DemandRoutingResult(
+        topology=job.problem.name, policy=result.solver, nodes=job.nodes, links=job.links, episodes=int(score.size),
+        mean_score=result.mean_score, score_stderr=stderr, mean_demands_routed=result.mean_routed,
+        episode_scores=score.tolist(), episode_demands_routed=[int(r) for r in result.routed],
+        wall_seconds=result.wall_s)

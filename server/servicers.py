@@ -17,7 +17,7 @@ from server import convert
 from server.errors import ServiceError, guard
 from server.jobs import JobRecord, JobState
 from server.networks import NetworkCatalog
-from server.solve import NETWORK_DESIGN, TRAFFIC_ASSIGNMENT, VRP
+from server.solve import DEMAND_ROUTING, NETWORK_DESIGN, TRAFFIC_ASSIGNMENT, VRP
 from server.workers import JobManager
 
 #: Longest WaitOperation wait, in seconds.
@@ -195,7 +195,7 @@ def operation_to_proto(pb: Any, record: JobRecord) -> Any:
     """The ``Operation`` message of a stored job."""
     ops = pb.operations_pb2
     kinds = {VRP: ops.OPERATION_KIND_VRP, TRAFFIC_ASSIGNMENT: ops.OPERATION_KIND_TRAFFIC_ASSIGNMENT,
-             NETWORK_DESIGN: ops.OPERATION_KIND_NETWORK_DESIGN}
+             NETWORK_DESIGN: ops.OPERATION_KIND_NETWORK_DESIGN, DEMAND_ROUTING: ops.OPERATION_KIND_DEMAND_ROUTING}
     message = ops.Operation(name=f"operations/{record.id}", kind=kinds.get(record.kind, 0),
                             state=ops.OperationState.Value(f"OPERATION_STATE_{record.state.value}"),
                             done=record.state.done, request_id=record.request_id, attempts=record.attempts)
@@ -234,6 +234,12 @@ class OptimizationServicer:
         convert.design_job_from_proto(self.pb, request)
         record, _ = self.jobs.submit(NETWORK_DESIGN, request.SerializeToString(), request.request_id)
         return self.pb.optimization_pb2.SolveNetworkDesignResponse(operation=operation_to_proto(self.pb, record))
+
+    @guard
+    def SolveDemandRouting(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC method name)
+        convert.demand_routing_job_from_proto(request)
+        record, _ = self.jobs.submit(DEMAND_ROUTING, request.SerializeToString(), request.request_id)
+        return self.pb.optimization_pb2.SolveDemandRoutingResponse(operation=operation_to_proto(self.pb, record))
 
 
 class OperationsServicer:

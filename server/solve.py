@@ -17,6 +17,7 @@ from planner.registry import get_solver
 
 #: Kinds of job, as stored in the job store.
 VRP, TRAFFIC_ASSIGNMENT, NETWORK_DESIGN = "vrp", "traffic_assignment", "network_design"
+DEMAND_ROUTING = "demand_routing"
 #: Shortest interval between two progress snapshots sent by one job, in seconds.
 PROGRESS_INTERVAL_S = 0.25
 
@@ -53,7 +54,7 @@ def run_job(kind: str, request: bytes, send_progress: Callable[[bytes], None], c
     Parameters
     ----------
     kind
-        :data:`VRP`, :data:`TRAFFIC_ASSIGNMENT` or :data:`NETWORK_DESIGN`.
+        :data:`VRP`, :data:`TRAFFIC_ASSIGNMENT`, :data:`NETWORK_DESIGN` or :data:`DEMAND_ROUTING`.
     request
         The serialized create request.
     send_progress
@@ -113,6 +114,14 @@ def run_job(kind: str, request: bytes, send_progress: Callable[[bytes], None], c
         message = convert.design_result_to_proto(pb, job, solution)
         final = ProgressEvent(time.monotonic() - started, solution.generations, solution.tstt)
         return "network_design_result", message.SerializeToString(), progress_message(pb, final).SerializeToString()
+    if kind == DEMAND_ROUTING:
+        from planner.registry import ProblemKind
+
+        job = convert.demand_routing_job_from_proto(pb.optimization_pb2.SolveDemandRoutingRequest.FromString(request))
+        result = get_solver(job.policy, ProblemKind.DEMAND_ROUTING).solve(job.problem, None)
+        message = convert.demand_routing_result_to_proto(pb, job, result)
+        final = ProgressEvent(time.monotonic() - started, message.episodes, message.mean_score)
+        return "demand_routing_result", message.SerializeToString(), progress_message(pb, final).SerializeToString()
     raise ValidationError("kind", f"unknown job kind {kind!r}")
 
 

@@ -132,6 +132,7 @@ class Stubs:
     planning_pb2_grpc: ModuleType
     vrp_pb2: ModuleType
     assignment_pb2: ModuleType
+    demand_routing_pb2: ModuleType
     operations_pb2: ModuleType
     operations_pb2_grpc: ModuleType
     optimization_pb2: ModuleType

@@ -323,6 +323,25 @@ def client_design(
     _call("optimization_pb2_grpc.OptimizationService", "SolveNetworkDesign", request)
 
 
+@client_app.command("route-demands")
+def client_route_demands(
+    topology: Annotated[str, typer.Argument(help="Topology of the data directory: nsfnet, geant2, gbn or a Zoo name.")],
+    policy: Annotated[str, typer.Option(help="routing-agent, sap, lb or least-max-util.")] = "routing-agent",
+    episodes: Annotated[int, typer.Option(help="Episodes to play.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the demand sequences.")] = 1,
+    capacity: Annotated[float, typer.Option(help="Capacity of every link.")] = 200.0,
+    k: Annotated[int, typer.Option(help="Candidate paths per demand.")] = 4,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds.")] = 600.0,
+    request_id: Annotated[str, typer.Option(help="Idempotency key.")] = "",
+) -> None:
+    """SolveDemandRouting: play demand-routing episodes with a policy; prints the operation."""
+    pb = _pb()
+    _call("optimization_pb2_grpc.OptimizationService", "SolveDemandRouting",
+          pb.optimization_pb2.SolveDemandRoutingRequest(
+              topology=topology, policy=policy, episodes=episodes, seed=seed, capacity=capacity, k=k,
+              time_limit=_duration(time_limit), request_id=request_id))
+
+
 def _op_name(text: str) -> str:
     return text if text.startswith("operations/") else f"operations/{text}"
 
