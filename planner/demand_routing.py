@@ -101,6 +101,12 @@ class DemandRoutingResult:
         return float(np.mean(self.score))
 
     @property
+    def score_stderr(self) -> float:
+        """Standard error of :attr:`mean_score` (sample standard deviation; 0 for one episode)."""
+        n = np.size(self.score)
+        return float(np.std(self.score, ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+
+    @property
     def mean_routed(self) -> float:
         """Mean number of demands routed per episode."""
         return float(np.mean(self.routed))

@@ -584,10 +584,7 @@ def demand_routing_job_from_proto(request: Any) -> DemandRoutingJob:
     seed = check_seed(request.seed)
     time_limit = duration_seconds(request.time_limit, "time_limit", default=DEFAULT_DEMAND_ROUTING_SECONDS,
                                   maximum=MAX_SOLVE_SECONDS, present=request.HasField("time_limit"))
-    policy = request.policy or "routing-agent"
-    known = sorted(s.name for s in list_solvers() if ProblemKind.DEMAND_ROUTING in s.kinds)
-    if policy not in known:
-        raise ValidationError("policy", f"unknown policy {policy!r} (known: {', '.join(known)})")
+    policy = check_solver(request.policy, ProblemKind.DEMAND_ROUTING, "routing-agent", "policy")
     episodes = request.episodes or 200
     if not 1 <= episodes <= MAX_DEMAND_ROUTING_EPISODES:
         raise ValidationError("episodes", f"must be in 1..{MAX_DEMAND_ROUTING_EPISODES} ({request.episodes})")
@@ -605,10 +602,9 @@ def demand_routing_job_from_proto(request: Any) -> DemandRoutingJob:
 
 def demand_routing_result_to_proto(pb: Any, job: DemandRoutingJob, result: Any) -> Any:
     """A ``DemandRoutingResult`` with the per-episode scores."""
-    score = np.asarray(result.score, dtype=float)
-    stderr = float(score.std(ddof=1) / math.sqrt(score.size)) if score.size > 1 else 0.0
     return pb.demand_routing_pb2.DemandRoutingResult(
-        topology=job.problem.name, policy=result.solver, nodes=job.nodes, links=job.links, episodes=int(score.size),
-        mean_score=result.mean_score, score_stderr=stderr, mean_demands_routed=result.mean_routed,
-        episode_scores=score.tolist(), episode_demands_routed=[int(r) for r in result.routed],
+        topology=job.problem.name, policy=result.solver, nodes=job.nodes, links=job.links,
+        episodes=int(result.score.size), mean_score=result.mean_score, score_stderr=result.score_stderr,
+        mean_demands_routed=result.mean_routed, episode_scores=[float(x) for x in result.score],
+        episode_demands_routed=[int(r) for r in result.routed],
         wall_seconds=result.wall_s)

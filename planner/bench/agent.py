@@ -121,7 +121,7 @@ def run_agent_bench(topologies: Sequence[tuple[str, str]], *, episodes: int = 20
                 result = solver.solve(problem, None)
             m = AgentMeasurement(
                 suite=suite, topology=name, policy=policy, mean_routed=result.mean_score,
-                stderr=float(np.std(result.score) / np.sqrt(result.score.size)), mean_demands=result.mean_routed,
+                stderr=result.score_stderr, mean_demands=result.mean_routed,
                 episodes=count, wall_s=result.wall_s, nodes=topo.n_nodes, links=topo.n_links)
             out.append(m)
             if progress is not None:
