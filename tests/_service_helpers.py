@@ -1,7 +1,13 @@
-"""Shared helpers of the service tests: a token-carrying channel and status details."""
+"""Shared helpers of the service tests: a token-carrying channel, status details, and a server
+for the long-running operations with its stubs."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -56,3 +62,47 @@ def violations(error: grpc.RpcError) -> list[tuple[str, str]]:
             detail.Unpack(bad)
             out += [(v.field, v.description) for v in bad.field_violations]
     return out
+
+
+@dataclass(frozen=True)
+class OperationStubs:
+    """Client stubs of the services that start and follow operations."""
+
+    optimization: Any
+    operations: Any
+
+
+@contextmanager
+def operations_service(folder: Path, pb: Any) -> Iterator[OperationStubs]:
+    """A started server (no road networks, one worker, jobs in ``folder``) and stubs to it."""
+    from server.app import RoutePlannerServer
+    from server.config import ServerConfig
+
+    srv = RoutePlannerServer(ServerConfig(port=0, networks=(), database=folder / "jobs.sqlite3", workers=1,
+                                          max_queued=3, token=TOKEN, log_level="warning"))
+    srv.start()
+    ch = None
+    try:
+        if not srv.wait_serving(180):
+            raise RuntimeError("the server did not become SERVING within 180 s")
+        ch = channel(srv.port)
+        yield OperationStubs(pb.optimization_pb2_grpc.OptimizationServiceStub(ch),
+                             pb.operations_pb2_grpc.OperationsServiceStub(ch))
+    finally:
+        if ch is not None:
+            ch.close()
+        srv.stop(1.0)
+
+
+def wait_done(stubs: Any, pb: Any, name: str, timeout: float = 120.0) -> Any:
+    """The operation ``name`` once done, asked through ``stubs.operations`` (``WaitOperation``
+    in 10 s rounds); fails after ``timeout``."""
+    from google.protobuf.duration_pb2 import Duration
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        op = stubs.operations.WaitOperation(pb.operations_pb2.WaitOperationRequest(
+            name=name, timeout=Duration(seconds=10)), timeout=15).operation
+        if op.done:
+            return op
+    raise AssertionError(f"{name} not done after {timeout} s")

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests._service_helpers import TOKEN, channel, violations
+from tests._service_helpers import TOKEN, channel, violations, wait_done
 from tests.conftest import requires_data
 
 pytestmark = requires_data("osm", "monaco.drive.osm.bz2")
@@ -242,16 +242,6 @@ def test_deadline_exceeded(stubs, pb):
 
 
 # ------------------------------------------------------------------------------------ operations
-def _wait_done(stubs, pb, name, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        op = stubs.operations.WaitOperation(pb.operations_pb2.WaitOperationRequest(
-            name=name, timeout=Duration(seconds=10)), timeout=15).operation
-        if op.done:
-            return op
-    raise AssertionError(f"{name} not done after {timeout} s")
-
-
 def _wait_running(stubs, pb, name, timeout=60.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -298,7 +288,7 @@ def test_inline_vrp_problem_with_savings(stubs, pb):
                            vehicles=[v.Vehicle(capacity=8), v.Vehicle(capacity=8)])
     op = stubs.optimization.SolveVrp(pb.optimization_pb2.SolveVrpRequest(problem=problem, solver="savings"),
                                      timeout=10).operation
-    final = _wait_done(stubs, pb, op.name)
+    final = wait_done(stubs, pb, op.name)
     sol = final.vrp_solution
     # brute force: two vehicles of capacity 8 serve two neighbouring clients each: 2 * (10 + 10*sqrt(2) + 10)
     assert sol.objective == pytest.approx(2 * (20 + 10 * math.sqrt(2)))
@@ -311,7 +301,7 @@ def test_request_id_makes_create_idempotent(stubs, pb):
     first = stubs.optimization.SolveVrp(request, timeout=10).operation
     second = stubs.optimization.SolveVrp(request, timeout=10).operation
     assert first.name == second.name and second.request_id == "idem-1"
-    _wait_done(stubs, pb, first.name)
+    wait_done(stubs, pb, first.name)
     listed = stubs.operations.ListOperations(pb.operations_pb2.ListOperationsRequest(page_size=1000),
                                              timeout=10).operations
     assert sum(op.request_id == "idem-1" for op in listed) == 1
@@ -321,7 +311,7 @@ def test_list_operations_pages_and_filters(stubs, pb):
     names = [stubs.optimization.SolveVrp(pb.optimization_pb2.SolveVrpRequest(
         instance=f"gen:cvrp:n=8,seed={i}", solver="savings"), timeout=10).operation.name for i in range(3)]
     for name in names:
-        _wait_done(stubs, pb, name)
+        wait_done(stubs, pb, name)
     seen, token = [], ""
     while True:
         page = stubs.operations.ListOperations(pb.operations_pb2.ListOperationsRequest(
@@ -342,7 +332,7 @@ def test_cancel_running_returns_best_so_far_within_a_second(stubs, pb):
     _wait_running(stubs, pb, op.name)
     start = time.monotonic()
     stubs.operations.CancelOperation(pb.operations_pb2.CancelOperationRequest(name=op.name), timeout=5)
-    final = _wait_done(stubs, pb, op.name)
+    final = wait_done(stubs, pb, op.name)
     stopped_s = time.monotonic() - start
     assert final.state == pb.operations_pb2.OPERATION_STATE_CANCELLED
     assert final.HasField("vrp_solution") and final.vrp_solution.feasible
@@ -367,7 +357,7 @@ def test_queue_bound_and_cancel_queued(stubs, pb, server):
         assert op.state == pb.operations_pb2.OPERATION_STATE_CANCELLED and not op.HasField("vrp_solution")
     for name in long:
         stubs.operations.CancelOperation(pb.operations_pb2.CancelOperationRequest(name=name), timeout=5)
-        assert _wait_done(stubs, pb, name).state == pb.operations_pb2.OPERATION_STATE_CANCELLED
+        assert wait_done(stubs, pb, name).state == pb.operations_pb2.OPERATION_STATE_CANCELLED
 
 
 def test_wait_operation_returns_at_its_timeout(stubs, pb):
@@ -381,7 +371,7 @@ def test_wait_operation_returns_at_its_timeout(stubs, pb):
     waited = stubs.operations.WaitOperation(pb.operations_pb2.WaitOperationRequest(name=op.name), timeout=0.5)
     assert not waited.operation.done
     stubs.operations.CancelOperation(pb.operations_pb2.CancelOperationRequest(name=op.name), timeout=5)
-    _wait_done(stubs, pb, op.name)
+    wait_done(stubs, pb, op.name)
 
 
 # ------------------------------------------------------------------------------------ auth, sizes
@@ -565,7 +555,7 @@ def test_traffic_assignment_operation(stubs, pb):
 
     op = stubs.optimization.SolveTrafficAssignment(pb.optimization_pb2.SolveTrafficAssignmentRequest(
         network="SiouxFalls", solver="bfw", time_limit=Duration(seconds=2)), timeout=10).operation
-    final = _wait_done(stubs, pb, op.name)
+    final = wait_done(stubs, pb, op.name)
     assert final.state == pb.operations_pb2.OPERATION_STATE_DONE, final.error.message
     result = final.assignment_result
     problem = load_problem("SiouxFalls").problem

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import numpy as np
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from tests._service_helpers import TOKEN, channel, violations
+from tests._service_helpers import operations_service, violations, wait_done
 from tests.conftest import requires_data
 
 pytestmark = [requires_data("topologies", "drl_gnn", "nsfnet_drlgnn.graphml"), pytest.mark.slow]
@@ -23,39 +21,9 @@ def pb():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from server.app import RoutePlannerServer
-    from server.config import ServerConfig
-
-    folder = tmp_path_factory.mktemp("service-demand-routing")
-    srv = RoutePlannerServer(ServerConfig(port=0, networks=(), database=folder / "jobs.sqlite3", workers=1,
-                                          max_queued=3, token=TOKEN, log_level="warning"))
-    srv.start()
-    assert srv.wait_serving(180)
-    yield srv
-    srv.stop(1.0)
-
-
-@pytest.fixture(scope="module")
-def stubs(server, pb):
-    ch = channel(server.port)
-
-    class Stubs:
-        optimization = pb.optimization_pb2_grpc.OptimizationServiceStub(ch)
-        operations = pb.operations_pb2_grpc.OperationsServiceStub(ch)
-
-    yield Stubs
-    ch.close()
-
-
-def _wait_done(stubs, pb, name, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        op = stubs.operations.WaitOperation(pb.operations_pb2.WaitOperationRequest(
-            name=name, timeout=Duration(seconds=10)), timeout=15).operation
-        if op.done:
-            return op
-    raise AssertionError(f"{name} not done after {timeout} s")
+def stubs(tmp_path_factory, pb):
+    with operations_service(tmp_path_factory.mktemp("service-demand-routing"), pb) as stubs:
+        yield stubs
 
 
 @pytest.mark.parametrize("policy", ["sap", "routing-agent"])
@@ -70,7 +38,7 @@ def test_demand_routing_operation_matches_episodes_played_here(stubs, pb, policy
                                                            time_limit=Duration(seconds=120))
     op = stubs.optimization.SolveDemandRouting(request, timeout=30).operation
     assert op.kind == pb.operations_pb2.OPERATION_KIND_DEMAND_ROUTING
-    final = _wait_done(stubs, pb, op.name)
+    final = wait_done(stubs, pb, op.name)
     assert final.state == pb.operations_pb2.OPERATION_STATE_DONE, final.error.message
     result = final.demand_routing_result
     assert (result.topology, result.policy, result.episodes, result.nodes, result.links) == ("nsfnet", policy, 12, 14,
@@ -112,4 +80,4 @@ def test_unknown_topology_is_not_found_and_the_server_stays_up(stubs, pb):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     op = stubs.optimization.SolveDemandRouting(pb.optimization_pb2.SolveDemandRoutingRequest(
         topology="gbn", policy="least-max-util", episodes=3), timeout=30).operation
-    assert _wait_done(stubs, pb, op.name).state == pb.operations_pb2.OPERATION_STATE_DONE
+    assert wait_done(stubs, pb, op.name).state == pb.operations_pb2.OPERATION_STATE_DONE

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
 import numpy as np
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from tests._service_helpers import TOKEN, channel, violations
+from tests._service_helpers import operations_service, violations, wait_done
 from tests.conftest import requires_data
 
 pytestmark = [requires_data("tntp", "SiouxFalls"), pytest.mark.slow]  # the server start takes ~25 s here
@@ -23,39 +21,9 @@ def pb():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from server.app import RoutePlannerServer
-    from server.config import ServerConfig
-
-    folder = tmp_path_factory.mktemp("service-design")
-    srv = RoutePlannerServer(ServerConfig(port=0, networks=(), database=folder / "jobs.sqlite3", workers=1,
-                                          max_queued=3, token=TOKEN, log_level="warning"))
-    srv.start()
-    assert srv.wait_serving(180)
-    yield srv
-    srv.stop(1.0)
-
-
-@pytest.fixture(scope="module")
-def stubs(server, pb):
-    ch = channel(server.port)
-
-    class Stubs:
-        optimization = pb.optimization_pb2_grpc.OptimizationServiceStub(ch)
-        operations = pb.operations_pb2_grpc.OperationsServiceStub(ch)
-
-    yield Stubs
-    ch.close()
-
-
-def _wait_done(stubs, pb, name, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        op = stubs.operations.WaitOperation(pb.operations_pb2.WaitOperationRequest(
-            name=name, timeout=Duration(seconds=10)), timeout=15).operation
-        if op.done:
-            return op
-    raise AssertionError(f"{name} not done after {timeout} s")
+def stubs(tmp_path_factory, pb):
+    with operations_service(tmp_path_factory.mktemp("service-design"), pb) as stubs:
+        yield stubs
 
 
 def test_design_operation_runs_to_done_and_its_tstt_checks_out(stubs, pb):
@@ -68,7 +36,7 @@ def test_design_operation_runs_to_done_and_its_tstt_checks_out(stubs, pb):
         generations=5, seed=2, time_limit=Duration(seconds=60))
     op = stubs.optimization.SolveNetworkDesign(request, timeout=30).operation
     assert op.kind == pb.operations_pb2.OPERATION_KIND_NETWORK_DESIGN
-    final = _wait_done(stubs, pb, op.name)
+    final = wait_done(stubs, pb, op.name)
     assert final.state == pb.operations_pb2.OPERATION_STATE_DONE, final.error.message
     result = final.network_design_result
     assert result.solver == "design-ga-surrogate" and result.generations >= 1
