@@ -47,11 +47,10 @@ def main() -> None:
             start = time.perf_counter()
             savings = solve_savings(instance)
             savings_times.append(time.perf_counter() - start)
-        routes = tuple(np.asarray(r, dtype=np.int64) for r in decoded.routes[0])
-        report = check_feasibility(instance, VrpSolution(routes, solution_cost(instance, routes)))
-        all_feasible = all(check_feasibility(instance, VrpSolution(tuple(np.asarray(r) for r in sol),
-                                                                   solution_cost(instance, sol))).feasible
-                           for sol in decoded.routes)
+        reports = [check_feasibility(instance, VrpSolution(tuple(np.asarray(r, dtype=np.int64) for r in sol),
+                                                           solution_cost(instance, sol)))
+                   for sol in decoded.routes]  # best first
+        report, all_feasible = reports[0], all(r.feasible for r in reports)
         savings_cost = check_feasibility(instance, savings).objective
         gap = 100.0 * (report.objective - savings_cost) / savings_cost
         row = {"instance": instance.name, "n": instance.n_clients, "decode_ms_median": 1e3 * statistics.median(times),
