@@ -37,7 +37,7 @@ import numpy as np
 from datasets.detect import load_problem
 from datasets.generators.road_vrp import ROAD_SUITES
 from datasets.location import data_dir, data_path
-from datasets.vrplib import best_known, read_instance
+from datasets.vrplib import best_known
 from planner.bench.records import BenchRecord
 from planner.budget import Budget
 from planner.errors import NotFoundError, PlannerError, ValidationError
@@ -157,8 +157,7 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
     runs: list[VrpRun] = []
     records: list[BenchRecord] = []
     for name, path in suite_instances(suite):
-        from_spec = suite in ROAD_SUITES or suite in GENERATED_SUITES
-        instance = load_problem(path).problem if from_spec else read_instance(path)
+        instance = load_problem(path).problem  # a file (read_instance) or a generator/road spec
         instance_runs = []
         for limit in time_limits:
             for seed in range(1, seeds + 1):
