@@ -108,10 +108,10 @@ class VrpRun:
     error: str | None = None
 
 
-def run_one(instance: VrpInstance, solver: str, time_limit: float, seed: int) -> VrpRun:
-    """Solve once, time the call, check the solution independently."""
+def run_one(instance: VrpInstance, solver: str, time_limit: float, seed: int, bks: float | None = None) -> VrpRun:
+    """Solve once, time the call, check the solution independently; the gap is to ``bks`` (none
+    without it)."""
     info = get_solver(solver)
-    bks = best_known(instance.name)
     start = time.perf_counter()
     try:
         solution = info.solve(instance, Budget(time_limit=time_limit, seed=seed))
@@ -158,6 +158,7 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
     records: list[BenchRecord] = []
     for name, path in suite_instances(suite):
         instance = load_problem(path).problem  # a file (read_instance) or a generator/road spec
+        bks = best_known(instance.name)
         instance_runs = []
         for limit in time_limits:
             for seed in range(1, seeds + 1):
@@ -166,9 +167,9 @@ def bench_vrp(suite: str, solvers: Sequence[str], time_limits: Sequence[float], 
                         continue
                     if progress is not None:
                         progress(f"{name} · {solver} · {limit:g} s · seed {seed}")
-                    instance_runs.append(run_one(instance, solver, limit, seed))
+                    instance_runs.append(run_one(instance, solver, limit, seed, bks))
         reference = "bks"
-        if best_known(instance.name) is None:
+        if bks is None:
             instance_runs, reference = with_best_in_run_gaps(instance_runs), "best-in-run"
         for run in instance_runs:
             metrics = {"objective": run.objective, "gap_pct": run.gap_pct, "gap_reference": reference,
