@@ -13,7 +13,7 @@ from typing import Any
 
 from planner.budget import Budget, ProgressEvent
 from planner.errors import ValidationError
-from planner.registry import get_solver
+from planner.registry import ProblemKind, get_solver
 
 #: Kinds of job, as stored in the job store.
 VRP, TRAFFIC_ASSIGNMENT, NETWORK_DESIGN = "vrp", "traffic_assignment", "network_design"
@@ -115,8 +115,6 @@ def run_job(kind: str, request: bytes, send_progress: Callable[[bytes], None], c
         final = ProgressEvent(time.monotonic() - started, solution.generations, solution.tstt)
         return "network_design_result", message.SerializeToString(), progress_message(pb, final).SerializeToString()
     if kind == DEMAND_ROUTING:
-        from planner.registry import ProblemKind
-
         job = convert.demand_routing_job_from_proto(pb.optimization_pb2.SolveDemandRoutingRequest.FromString(request))
         result = get_solver(job.policy, ProblemKind.DEMAND_ROUTING).solve(job.problem, None)
         message = convert.demand_routing_result_to_proto(pb, job, result)
